@@ -1,0 +1,41 @@
+"""clipviz: a hands-on kit for learning how CLIP links text and images.
+
+The package follows the story the notebooks tell:
+    data        the shapes world, a procedural image-caption world to train on
+    model       a mini CLIP built by open_clip, or any pretrained open_clip model
+    loss        the contrastive loss, written out
+    train       the training loop (callbacks, no drawing)
+    encode      images and texts -> normalised embeddings
+    similarity  the similarity matrix and the modality gap
+    zeroshot    classifiers made of label text and prompt templates
+    projection  PCA / UMAP / t-SNE pictures of the embedding space
+    checkpoint  save and load trained models
+
+    >>> import clipviz as cv
+    >>> world = cv.ShapesWorld(seed=0)
+    >>> bundle = cv.mini_clip("tiny")
+    >>> history = cv.train(bundle, world.dataset("train", n=12000))
+"""
+from .checkpoint import CheckpointError, load, save
+from .data import Attributes, Dataset, ShapesWorld
+from .encode import encode_images, encode_texts, load_image
+from .loss import ContrastiveLoss, contrastive_loss
+from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
+                    mini_clip, pick_device)
+from .projection import project
+from .similarity import modality_gap, similarity_matrix
+from .train import Event, History, TrainingDiverged, train
+from .zeroshot import ZeroShotClassifier, caption_accuracy, zero_shot_classifier
+
+__all__ = [
+    # data
+    "ShapesWorld", "Dataset", "Attributes",
+    # models
+    "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
+    "PretrainedUnavailable",
+    # the CLIP ideas
+    "encode_images", "encode_texts", "load_image", "similarity_matrix", "contrastive_loss", "ContrastiveLoss",
+    "zero_shot_classifier", "ZeroShotClassifier", "caption_accuracy", "modality_gap", "project",
+    # training and checkpoints
+    "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError",
+]

@@ -1,0 +1,229 @@
+"""The shapes world: a tiny procedural image-caption world for training a mini CLIP.
+
+Every image shows one shape with four attributes (shape, colour, size, position),
+drawn with Pillow, and every caption says those four things in words. Because the
+world is small (5 shapes x 6 colours x 2 sizes x 4 positions = 240 combinations) a
+CLIP trained on it for a minute on a laptop CPU can be probed completely: every
+caption it could ever need is known.
+
+Two ideas of the CLIP paper are built into the data:
+- some (shape, colour) compositions are *held out* of training, so "zero-shot"
+  can be tested on a red star the model never saw, only read about in pieces;
+- the same scene can be drawn as a `photo` (filled, shaded, noisy background) or as
+  a `sketch` (outline on paper), so robustness to a change of style can be asked.
+
+Rendering follows the usual trick for speed: Pillow draws only a 1-channel mask per
+image, and NumPy colours, shades and adds noise to the whole batch at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+SHAPES = ("circle", "square", "triangle", "star", "cross")
+COLOURS = {  # name -> RGB in [0, 1]
+    "red": (0.86, 0.16, 0.16),
+    "green": (0.16, 0.66, 0.24),
+    "blue": (0.16, 0.32, 0.88),
+    "yellow": (0.93, 0.80, 0.12),
+    "purple": (0.56, 0.24, 0.76),
+    "orange": (0.97, 0.52, 0.08),
+}
+SIZES = {"small": 0.19, "large": 0.33}  # name -> radius as a fraction of the image side
+POSITIONS = {  # name -> (centre x, centre y, words used in captions)
+    "left": (0.28, 0.50, "on the left"),
+    "right": (0.72, 0.50, "on the right"),
+    "top": (0.50, 0.28, "at the top"),
+    "bottom": (0.50, 0.72, "at the bottom"),
+}
+STYLES = ("photo", "sketch")
+SPLITS = ("train", "test", "heldout", "all")
+
+# Caption templates. The first one is the canonical caption used for evaluation;
+# training samples all of them so the text encoder learns words, not one sentence.
+TEMPLATES = (
+    "a {size} {colour} {shape} {where}",
+    "a {colour} {shape}, {size}, {where}",
+    "there is a {size} {colour} {shape} {where}",
+    "a photo of a {size} {colour} {shape} {where}",
+    "{where} there is a {colour} {shape} that is {size}",
+    "an image of a {size} {shape} in {colour} {where}",
+    "{size} and {colour}: a {shape} {where}",
+)
+
+
+class Attributes(NamedTuple):
+    """What one image shows; also the key of its caption."""
+    shape: str
+    colour: str
+    size: str
+    position: str
+
+
+@dataclass
+class Dataset:
+    """A batch of shapes-world images with their captions.
+
+    images: (N, 3, H, W) float32 tensor, pixel values in [0, 1] (not normalised).
+    captions: N strings, captions[i] describes images[i].
+    attributes: N `Attributes`, the ground truth behind each caption.
+    """
+    images: torch.Tensor
+    captions: list[str]
+    attributes: list[Attributes]
+    split: str
+    style: str
+    world: "ShapesWorld | None" = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __repr__(self) -> str:
+        return f"Dataset(split={self.split!r}, style={self.style!r}, n={len(self)}, images={tuple(self.images.shape)})"
+
+    def subset(self, index) -> "Dataset":
+        """The items at `index` (a slice, or a sequence of ints) as a new Dataset."""
+        idx = list(range(len(self)))[index] if isinstance(index, slice) else [int(i) for i in index]
+        return Dataset(self.images[idx], [self.captions[i] for i in idx],
+                       [self.attributes[i] for i in idx], self.split, self.style, self.world)
+
+    def to_pil(self, i: int) -> Image.Image:
+        """Image i as a PIL image (for thumbnails and widgets)."""
+        array = (self.images[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return Image.fromarray(array)
+
+
+def _unit_polygon(shape: str) -> list[tuple[float, float]] | None:
+    """Vertices of `shape` on the unit circle (None for a circle, which is an ellipse)."""
+    if shape == "square":
+        return [(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)]
+    if shape == "triangle":
+        return [(math.cos(a), math.sin(a)) for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)]
+    if shape == "star":
+        return [((1.0 if k % 2 == 0 else 0.45) * math.cos(-math.pi / 2 + k * math.pi / 5),
+                 (1.0 if k % 2 == 0 else 0.45) * math.sin(-math.pi / 2 + k * math.pi / 5)) for k in range(10)]
+    if shape == "cross":
+        a, b = 0.33, 1.0
+        return [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b), (-a, a), (-b, a), (-b, -a), (-a, -a)]
+    return None
+
+
+_POLYGONS = {s: _unit_polygon(s) for s in SHAPES}
+
+
+class ShapesWorld:
+    """The procedural image-caption world, deterministic for a given seed.
+
+    seed: every image, jitter and caption choice follows from it.
+    image_size: side of the rendered images in pixels.
+    held_out: (shape, colour) compositions never shown in training. The default
+        holds out 6 of the 30, one per colour, together covering every shape.
+    """
+
+    def __init__(self, seed: int = 0, image_size: int = 32,
+                 held_out: tuple[tuple[str, str], ...] | None = None):
+        self.seed = int(seed)
+        self.image_size = int(image_size)
+        if held_out is None:  # a "diagonal": shape i with colour i, wrapping round the shapes
+            held_out = tuple((SHAPES[i % len(SHAPES)], c) for i, c in enumerate(COLOURS))
+        for shape, colour in held_out:
+            if shape not in SHAPES or colour not in COLOURS:
+                raise ValueError(f"held_out pair ({shape!r}, {colour!r}) is not in the world: "
+                                 f"shapes are {SHAPES}, colours are {tuple(COLOURS)}")
+        self.held_out = tuple(held_out)
+        self.combinations = [Attributes(s, c, z, p) for s in SHAPES for c in COLOURS
+                             for z in SIZES for p in POSITIONS]  # all 240, in a fixed order
+        self.index = {a: i for i, a in enumerate(self.combinations)}
+
+    def __repr__(self) -> str:
+        return f"ShapesWorld(seed={self.seed}, image_size={self.image_size}, held_out={self.held_out})"
+
+    def is_held_out(self, a: Attributes) -> bool:
+        return (a.shape, a.colour) in self.held_out
+
+    @staticmethod
+    def caption(a: Attributes, template: int | str = 0) -> str:
+        """The caption of `a`; `template` is an index into TEMPLATES or a format string."""
+        fmt = TEMPLATES[template] if isinstance(template, int) else template
+        return fmt.format(shape=a.shape, colour=a.colour, size=a.size, where=POSITIONS[a.position][2])
+
+    def all_captions(self) -> list[str]:
+        """The canonical caption of every combination, in `self.combinations` order."""
+        return [self.caption(a) for a in self.combinations]
+
+    def dataset(self, split: str = "train", n: int = 1000, style: str = "photo") -> Dataset:
+        """Render n images of one split.
+
+        split: "train" (seen compositions, a random caption template per image),
+            "test" (seen compositions, canonical captions, other images than train),
+            "heldout" (only the held-out compositions, canonical captions),
+            "all" (every composition, canonical captions).
+        style: "photo" or "sketch".
+        Returns a Dataset; the same (seed, split, n, style) always gives the same one.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+        if style not in STYLES:
+            raise ValueError(f"unknown style {style!r}; choose one of {STYLES}")
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style)])
+        if split in ("train", "test"):
+            pool = [a for a in self.combinations if not self.is_held_out(a)]
+        elif split == "heldout":
+            pool = [a for a in self.combinations if self.is_held_out(a)]
+        else:
+            pool = self.combinations
+        attributes = [pool[i] for i in rng.integers(0, len(pool), size=n)]
+        templates = rng.integers(0, len(TEMPLATES), size=n) if split == "train" else np.zeros(n, int)
+        captions = [self.caption(a, int(t)) for a, t in zip(attributes, templates)]
+        images = self.render(attributes, style, rng)
+        return Dataset(images, captions, attributes, split, style, self)
+
+    def render(self, attributes: list[Attributes], style: str = "photo",
+               rng: np.random.Generator | None = None) -> torch.Tensor:
+        """Draw one image per Attributes; returns (N, 3, H, W) float32 in [0, 1]."""
+        rng = rng if rng is not None else np.random.default_rng(self.seed)
+        n, side = len(attributes), self.image_size
+        # 1) per-image jitter: centre offset, radius scale and rotation
+        jitter = rng.uniform(-1, 1, size=(n, 4)) * np.array([0.06, 0.06, 0.12, 0.25])
+        # 2) Pillow draws a mask at 2x resolution, then halves it (cheap anti-aliasing)
+        masks = np.empty((n, side, side), np.float32)
+        for i, a in enumerate(attributes):
+            masks[i] = self._mask(a, style, jitter[i])
+        # 3) NumPy colours the whole batch: background, shading, noise
+        colour = np.array([COLOURS[a.colour] for a in attributes], np.float32)[:, :, None, None]  # (N,3,1,1)
+        m = masks[:, None]  # (N,1,H,W)
+        if style == "photo":
+            ramp = np.linspace(1.15, 0.75, side, dtype=np.float32)
+            shade = (ramp[None, :] + ramp[:, None])[None, None] / 2  # light from the top left, (1,1,H,W)
+            background = rng.uniform(0.6, 0.85, size=(n, 3, 1, 1)).astype(np.float32)
+            images = background * (1 - m) + m * colour * shade
+            images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
+        else:  # sketch: the shape's outline in its colour on near-white paper
+            images = 0.96 * (1 - m) + m * colour
+        return torch.from_numpy(np.clip(images, 0.0, 1.0))
+
+    def _mask(self, a: Attributes, style: str, jitter: np.ndarray) -> np.ndarray:
+        """(H, W) float32 mask of one shape, 1 inside (photo) or on the outline (sketch)."""
+        big = 2 * self.image_size
+        cx, cy, _ = POSITIONS[a.position]
+        cx, cy = (cx + jitter[0]) * big, (cy + jitter[1]) * big
+        r = SIZES[a.size] * (1 + jitter[2]) * big
+        canvas = Image.new("L", (big, big), 0)
+        draw = ImageDraw.Draw(canvas)
+        fill, outline, width = (255, None, 0) if style == "photo" else (None, 255, 3)
+        polygon = _POLYGONS[a.shape]
+        if polygon is None:
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=outline, width=width)
+        else:
+            cos, sin = math.cos(jitter[3]), math.sin(jitter[3])
+            points = [(cx + r * (x * cos - y * sin), cy + r * (x * sin + y * cos)) for x, y in polygon]
+            draw.polygon(points, fill=fill, outline=outline, width=width)
+        small = canvas.reduce(2)
+        return np.frombuffer(small.tobytes(), np.uint8).reshape(self.image_size, self.image_size) / np.float32(255)

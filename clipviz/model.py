@@ -1,0 +1,233 @@
+"""The model: a mini CLIP built by open_clip, and any pretrained open_clip model.
+
+Both come back as a `ClipBundle` (model + preprocess + tokenizer), so every other
+helper in clipviz works the same on a 2 MB shapes-world CLIP and on a ViT-B-32.
+
+The mini CLIP is not a hand-written copy of CLIP: each preset below is an ordinary
+open_clip model config (the same JSON shape as open_clip's `ViT-B-32.json`),
+registered with open_clip under the name "clipviz-<preset>", built by
+`open_clip.create_model_and_transforms`, and fed by open_clip's real BPE tokenizer.
+Only the sizes are small: a 32x32 image, two transformer layers per tower.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import open_clip
+import torch
+
+# Preprocessing statistics of the shapes world (mean and std of its pixels, roughly).
+SHAPES_MEAN = (0.62, 0.62, 0.60)
+SHAPES_STD = (0.22, 0.22, 0.24)
+
+
+@dataclass
+class MiniClipConfig:
+    image_size: int = 32  # side of the input images in pixels (the shapes world draws 32x32)
+    patch_size: int = 8  # ViT patches of 8x8 pixels: a 32x32 image becomes 4x4 = 16 tokens
+    vision_width: int = 64  # channels of the image transformer
+    vision_layers: int = 2  # transformer blocks in the image tower
+    vision_head_width: int = 16  # channels per attention head (heads = width / head_width)
+    text_width: int = 32  # channels of the text transformer; its token table (49,408 x width) dominates the size
+    text_layers: int = 2  # transformer blocks in the text tower
+    text_heads: int = 4  # attention heads in the text tower
+    context_length: int = 20  # tokens per caption, start and end tokens included; longer texts are cut
+    embed_dim: int = 64  # size of the shared embedding space both towers project into
+    quick_gelu: bool = True  # x * sigmoid(1.702 x), as in OpenAI's CLIP; cheaper on a CPU than the exact GELU
+
+    def open_clip_config(self) -> dict:
+        """This config in open_clip's own format (as in open_clip/model_configs/*.json)."""
+        return dict(
+            embed_dim=self.embed_dim,
+            quick_gelu=self.quick_gelu,
+            vision_cfg=dict(image_size=self.image_size, patch_size=self.patch_size, width=self.vision_width,
+                            layers=self.vision_layers, head_width=self.vision_head_width),
+            text_cfg=dict(context_length=self.context_length, vocab_size=49408, width=self.text_width,
+                          heads=self.text_heads, layers=self.text_layers),
+        )
+
+
+PRESETS = {
+    "tiny": dict(),  # 1.7M params (1.6M of them the token table), 6.9 MB checkpoint; ~1 min on 2 CPU cores
+    "small": dict(vision_width=128, vision_layers=4, vision_head_width=32,
+                  text_width=64, text_layers=3, embed_dim=128),  # 3.9M params, 15 MB; a few minutes on CPU
+}
+
+# Register the presets with open_clip, so open_clip.create_model("clipviz-tiny") builds them too.
+for _name, _overrides in PRESETS.items():
+    open_clip.factory._MODEL_CONFIGS[f"clipviz-{_name}"] = MiniClipConfig(**_overrides).open_clip_config()
+
+
+class PretrainedUnavailable(RuntimeError):
+    """Pretrained weights could not be had (no internet, unknown tag, missing file)."""
+
+
+@dataclass
+class ClipBundle:
+    """A CLIP model with what it needs to read images and text.
+
+    model: an open_clip CLIP (image tower, text tower, logit_scale).
+    preprocess: PIL image -> (3, H, W) normalised tensor, open_clip's own transform.
+    tokenizer: list of strings -> (M, context_length) LongTensor, open_clip's tokenizer.
+    name: the open_clip model name ("clipviz-tiny", "ViT-B-32", ...).
+    pretrained: where the weights came from (a tag, a file, or None for random).
+    config: the open_clip model config, enough to rebuild the model.
+    """
+    model: torch.nn.Module
+    preprocess: Callable
+    tokenizer: Callable
+    name: str
+    pretrained: str | None
+    config: dict
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def image_size(self) -> int:
+        size = self.model.visual.preprocess_cfg["size"]
+        return size if isinstance(size, int) else size[0]
+
+    @property
+    def context_length(self) -> int:
+        return self.tokenizer.context_length
+
+    def to(self, device) -> "ClipBundle":
+        """Move the model to `device` (a string or torch.device); returns the bundle."""
+        self.model.to(pick_device(device))
+        return self
+
+    def __repr__(self) -> str:
+        params = sum(p.numel() for p in self.model.parameters())
+        return (f"ClipBundle(name={self.name!r}, pretrained={self.pretrained!r}, "
+                f"params={params / 1e6:.2f}M, device={str(self.device)!r})")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run on: `device` if given, else CUDA, then Apple's MPS, then the CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@contextmanager
+def _quiet_open_clip():
+    """open_clip logs "No pretrained weights loaded" on the root logger; a random mini CLIP is meant."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def mini_clip(preset: str = "tiny", seed: int = 0, device: str | torch.device | None = None) -> ClipBundle:
+    """A freshly initialised mini CLIP for the shapes world.
+
+    preset: a key of PRESETS ("tiny", "small").
+    seed: the weights' random seed (same seed, same initial model).
+    device: where to put it; None picks CUDA, then MPS, then CPU.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    name = f"clipviz-{preset}"
+    with torch.random.fork_rng(devices=[]), _quiet_open_clip():
+        torch.manual_seed(seed)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=None, image_mean=SHAPES_MEAN, image_std=SHAPES_STD, image_interpolation="bilinear")
+    model.to(pick_device(device)).eval()
+    return ClipBundle(model, preprocess, open_clip.get_tokenizer(name), name, None,
+                      open_clip.get_model_config(name))
+
+
+def _from_config(name: str, config: dict, preprocess_cfg: dict | None) -> ClipBundle:
+    """An untrained bundle for an open_clip `config` (used when loading a checkpoint)."""
+    if name not in open_clip.list_models():
+        open_clip.factory._MODEL_CONFIGS[name] = config
+    with _quiet_open_clip():
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=None, image_mean=(preprocess_cfg or {}).get("mean"),
+            image_std=(preprocess_cfg or {}).get("std"),
+            image_interpolation=(preprocess_cfg or {}).get("interpolation"))
+    return ClipBundle(model.eval(), preprocess, open_clip.get_tokenizer(name), name, None, config)
+
+
+def available_models() -> dict:
+    """What `mini_clip` and `load_clip` accept.
+
+    Returns {"mini": [preset names], "open_clip": [(model name, pretrained tag), ...]}.
+    """
+    return {"mini": sorted(PRESETS), "open_clip": open_clip.list_pretrained()}
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face hub answers a TCP connection within `timeout` seconds."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _weights_cached(pretrained_cfg: dict) -> bool:
+    """True when a tag's weights are already in the Hugging Face cache (no download needed)."""
+    from huggingface_hub import try_to_load_from_cache
+    parts = pretrained_cfg.get("hf_hub", "").strip("/").split("/")
+    if len(parts) < 2:
+        return False
+    files = parts[2:] or ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    return any(isinstance(try_to_load_from_cache("/".join(parts[:2]), f), str) for f in files)
+
+
+def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k",
+              device: str | torch.device | None = None) -> ClipBundle:
+    """Any open_clip model as a ClipBundle.
+
+    name: an open_clip architecture ("ViT-B-32", "RN50", ...; see open_clip.list_models()).
+    pretrained: an open_clip tag (see available_models()), a path to a local weights
+        file, or None for random weights (a dry run that costs the same compute).
+    device: where to put it; None picks CUDA, then MPS, then CPU.
+    Raises ValueError for an unknown name or tag (listing the valid ones) and
+    PretrainedUnavailable, within seconds, when a tag's weights cannot be downloaded.
+    """
+    if name not in open_clip.list_models():
+        close = [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10]
+        raise ValueError(f"unknown open_clip model {name!r}. Similar names: {close or 'none'}; "
+                         f"all of them: open_clip.list_models(). For the shapes world use cv.mini_clip().")
+    if pretrained is not None and not os.path.isfile(pretrained):
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if pretrained not in tags:
+            looks_like_path = os.sep in str(pretrained) or str(pretrained).endswith((".pt", ".bin", ".safetensors"))
+            what = f"no such weights file {pretrained!r}" if looks_like_path else f"unknown pretrained tag {pretrained!r}"
+            raise ValueError(f"{what} for {name}. Tags for {name}: {tags or 'none'}; "
+                             f"or pass a local weights file, or pretrained=None for random weights.")
+        cfg = open_clip.get_pretrained_cfg(name, pretrained)
+        if not _weights_cached(cfg) and not _hub_reachable():
+            raise PretrainedUnavailable(
+                f"cannot download the {name} weights {pretrained!r}: no internet connection "
+                f"(or HF_HUB_OFFLINE=1) and they are not in the Hugging Face cache. "
+                f"Do one of: connect and run again; load a local file with "
+                f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
+                f"cv.load('assets/mini_clip_shapes.pt').")
+    try:
+        with _quiet_open_clip():
+            model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+    except RuntimeError as err:
+        raise PretrainedUnavailable(f"open_clip could not load {name} with pretrained={pretrained!r}: {err}. "
+                                    f"Check the file or tag, or use pretrained=None for random weights.") from err
+    model.to(pick_device(device)).eval()
+    return ClipBundle(model, preprocess, open_clip.get_tokenizer(name), name, pretrained,
+                      open_clip.get_model_config(name))
+

@@ -1,0 +1,193 @@
+"""Training: the plain contrastive loop of CLIP.
+
+Each step draws a batch of N (image, caption) pairs, embeds both sides, and lowers
+`contrastive_loss` with AdamW, the optimiser of the CLIP paper, under a linear
+warmup and a cosine decay of the learning rate. The temperature is learned too
+(as logit_scale = log(1 / temperature)) and clamped so the scale never exceeds
+100, as in the paper.
+
+The loop draws nothing and prints nothing of its own: it reports each step, and
+each evaluation, to callbacks (as minGPT's trainer does), and notebooks turn those
+reports into live plots. Without callbacks it shows a tqdm progress bar.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from .data import Dataset
+from .encode import _as_pixel_batch, tokenize
+from .loss import contrastive_loss
+from .model import ClipBundle
+from .zeroshot import caption_accuracy
+
+MAX_LOGIT_SCALE = math.log(100)  # the paper clips the scale at 100, i.e. a temperature of at least 0.01
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model keeps its last finite weights."""
+
+    def __init__(self, message: str, history: "History"):
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass
+class History:
+    """What one call of `train` did, step by step."""
+    step: list[int] = field(default_factory=list)  # step numbers, 1-based
+    loss: list[float] = field(default_factory=list)  # total contrastive loss per step
+    logit_scale: list[float] = field(default_factory=list)  # exp(model.logit_scale) after each step
+    lr: list[float] = field(default_factory=list)  # learning rate used at each step
+    eval_step: list[int] = field(default_factory=list)  # steps at which the model was evaluated
+    seen_top1: list[float] = field(default_factory=list)  # accuracy on seen compositions at those steps
+    heldout_top1: list[float] = field(default_factory=list)  # accuracy on held-out compositions
+    seconds: float = 0.0  # wall-clock time of the training loop
+    stopped: str = ""  # "finished", "callback", "interrupted" or "diverged"
+
+
+@dataclass
+class Event:
+    """What a callback receives. kind is "step" or "eval"; the eval fields are None on steps."""
+    kind: str
+    step: int
+    steps: int
+    loss: float
+    logit_scale: float
+    lr: float
+    seen_top1: float | None = None
+    heldout_top1: float | None = None
+
+
+def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
+    """Learning rate at 0-based `step`: linear warmup for `warmup` steps, then cosine decay to 0."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on gains, biases, embeddings or the scale), as open_clip."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            exclude = p.ndim < 2 or "embedding" in name or "logit_scale" in name
+            (no_decay if exclude else decay).append(p)
+    groups = [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
+    try:  # the fused kernel is several times faster on a CPU (torch >= 2.4); fall back where it is missing
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def train(bundle: ClipBundle, data: Dataset, steps: int = 700, batch_size: int = 128, lr: float = 2e-3,
+          warmup: int = 50, weight_decay: float = 0.1, learn_temperature: bool = True,
+          callbacks: Sequence[Callable[[Event], bool | None]] = (), eval_every: int = 100,
+          eval_sets: dict[str, Dataset] | None = None, seed: int = 0) -> History:
+    """Train `bundle.model` contrastively on the pairs of `data`, in place.
+
+    data: a Dataset whose images[i] and captions[i] match; images (N, 3, H, W) in [0, 1].
+    steps, batch_size, lr, warmup, weight_decay: the optimisation recipe.
+    learn_temperature: False freezes logit_scale at its current value.
+    callbacks: functions called with an Event after every step and every evaluation;
+        one that returns True stops training (the model stays usable).
+    eval_every: evaluate every this many steps (and at the end); 0 for never.
+    eval_sets: {"seen": Dataset, "heldout": Dataset} to evaluate on; by default
+        built from data.world (400 test images of each kind).
+    seed: seed of the batch order.
+    Returns a History. Ctrl-C (a KeyboardInterrupt) returns the history so far.
+    Raises TrainingDiverged (with .history) if the loss becomes NaN; the weights of
+    the last finite step are kept.
+    """
+    if len(data) < 2:
+        raise ValueError(f"need at least 2 image-caption pairs to contrast, got {len(data)}")
+    if steps < 1 or batch_size < 2:
+        raise ValueError(f"steps must be >= 1 and batch_size >= 2, got steps={steps}, batch_size={batch_size}")
+    batch_size = min(batch_size, len(data))
+    model, device = bundle.model, bundle.device
+    if eval_sets is None and eval_every and data.world is not None:
+        eval_sets = {"seen": data.world.dataset("test", 400, data.style),
+                     "heldout": data.world.dataset("heldout", 400, data.style)}
+    model.logit_scale.requires_grad_(learn_temperature)
+    optimizer = make_optimizer(model, lr, weight_decay)
+    pixels = _as_pixel_batch(bundle, data.images)  # (N, 3, H, W), normalised once for the whole run
+    tokens = tokenize(bundle, data.captions)  # (N, context_length)
+    generator = torch.Generator().manual_seed(seed)
+    history = History()
+    bar = None
+    if not callbacks:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc="training", unit="step")
+
+    def report(event: Event) -> bool:
+        stop = False
+        for fn in callbacks:
+            stop = bool(fn(event)) or stop
+        return stop
+
+    def evaluate(step: int) -> bool:
+        model.eval()
+        seen = caption_accuracy(bundle, eval_sets["seen"]) if "seen" in eval_sets else None
+        held = caption_accuracy(bundle, eval_sets["heldout"]) if "heldout" in eval_sets else None
+        model.train()
+        history.eval_step.append(step)
+        history.seen_top1.append(seen)
+        history.heldout_top1.append(held)
+        if bar is not None:
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", seen=f"{seen:.2f}", heldout=f"{held:.2f}")
+        return report(Event("eval", step, steps, history.loss[-1], history.logit_scale[-1], history.lr[-1], seen, held))
+
+    start = time.perf_counter()
+    model.train()
+    try:
+        for step in range(steps):
+            # 1) a random batch of matching pairs, and this step's learning rate
+            idx = torch.randint(len(pixels), (batch_size,), generator=generator)
+            images, texts = pixels[idx].to(device), tokens[idx].to(device)  # (B, 3, H, W), (B, L)
+            lr_now = lr_at(step, steps, lr, warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_now
+            # 2) embed both sides and score every image against every caption
+            image_emb = model.encode_image(images, normalize=True)  # (B, D)
+            text_emb = model.encode_text(texts, normalize=True)  # (B, D)
+            loss = contrastive_loss(image_emb, text_emb, model.logit_scale.exp()).total
+            if not torch.isfinite(loss):
+                history.stopped = "diverged"
+                raise TrainingDiverged(
+                    f"the loss became {loss.item()} at step {step + 1}; training stopped and the model keeps "
+                    f"the weights of step {step}. Lower the learning rate (now {lr:g}) and train again.", history)
+            # 3) one AdamW step, then keep the temperature in range (scale <= 100)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+            # 4) report to the outside world
+            history.step.append(step + 1)
+            history.loss.append(loss.item())
+            history.logit_scale.append(model.logit_scale.exp().item())
+            history.lr.append(lr_now)
+            if bar is not None:
+                bar.update(1)
+            stop = report(Event("step", step + 1, steps, history.loss[-1], history.logit_scale[-1], lr_now))
+            if eval_sets and eval_every and ((step + 1) % eval_every == 0 or step + 1 == steps):
+                stop = evaluate(step + 1) or stop
+            if stop:
+                history.stopped = "callback"
+                break
+        else:
+            history.stopped = "finished"
+    except KeyboardInterrupt:
+        history.stopped = "interrupted"
+    finally:
+        model.eval()
+        model.logit_scale.requires_grad_(True)
+        history.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+    return history
