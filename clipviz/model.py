@@ -224,7 +224,7 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
     try:
         with _quiet_open_clip():
             model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
-    except RuntimeError as err:
+    except Exception as err:  # a corrupt or foreign file fails deep inside torch.load or load_state_dict
         raise PretrainedUnavailable(f"open_clip could not load {name} with pretrained={pretrained!r}: {err}. "
                                     f"Check the file or tag, or use pretrained=None for random weights.") from err
     model.to(pick_device(device)).eval()

@@ -25,6 +25,7 @@ from .loss import contrastive_loss
 from .model import ClipBundle
 from .zeroshot import caption_accuracy
 
+TRAIN_IMAGES = 12000  # size of the default shapes-world training set (147 MB of float32 pixels)
 MAX_LOGIT_SCALE = math.log(100)  # the paper clips the scale at 100, i.e. a temperature of at least 0.01
 
 

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+
+import clipviz as cv
+from clipviz.data import COLOURS, POSITIONS, SHAPES, SIZES, TEMPLATES
+
+
+def test_world_has_enough_attributes(world):
+    assert len(SHAPES) >= 5 and len(COLOURS) >= 6 and len(SIZES) >= 2 and len(POSITIONS) >= 4
+    assert len(world.combinations) == len(set(world.combinations)) >= 240
+    assert len(set(world.all_captions())) == len(world.combinations)  # every caption names one combination
+
+
+def test_held_out_covers_every_shape_and_colour(world):
+    assert len(world.held_out) >= 4
+    assert {s for s, _ in world.held_out} == set(SHAPES)
+    assert {c for _, c in world.held_out} == set(COLOURS)
+
+
+def test_splits_keep_held_out_compositions_out_of_training(world):
+    train = world.dataset("train", 2000)
+    assert not any(world.is_held_out(a) for a in train.attributes)
+    held = world.dataset("heldout", 300)
+    assert all(world.is_held_out(a) for a in held.attributes)
+    assert set((a.shape, a.colour) for a in held.attributes) == set(world.held_out)
+
+
+def test_same_seed_same_images_and_captions():
+    a = cv.ShapesWorld(seed=3).dataset("train", 64)
+    b = cv.ShapesWorld(seed=3).dataset("train", 64)
+    c = cv.ShapesWorld(seed=4).dataset("train", 64)
+    assert torch.equal(a.images, b.images) and a.captions == b.captions
+    assert not torch.equal(a.images, c.images)
+
+
+def test_images_are_float_in_unit_range(world):
+    d = world.dataset("test", 16)
+    assert d.images.shape == (16, 3, 32, 32) and d.images.dtype == torch.float32
+    assert 0.0 <= float(d.images.min()) and float(d.images.max()) <= 1.0
+
+
+def test_train_captions_use_several_templates(world):
+    d = world.dataset("train", 500)
+    used = {t for t in range(len(TEMPLATES)) for a, c in zip(d.attributes, d.captions) if c == world.caption(a, t)}
+    assert len(used) >= 4
+    for a, c in zip(d.attributes, d.captions):  # every caption names all four attributes
+        assert a.shape in c and a.colour in c and a.size in c and POSITIONS[a.position][2] in c
+
+
+def test_photo_and_sketch_differ_in_style(world):
+    attrs = world.combinations[:20]
+    photo = world.render(attrs, "photo", np.random.default_rng(0))
+    sketch = world.render(attrs, "sketch", np.random.default_rng(0))
+    # sketches are mostly paper (bright, flat); photos have a noisy, darker background
+    assert float(sketch.mean()) > float(photo.mean()) + 0.1
+    assert float(sketch[:, :, :2, :2].std()) < float(photo[:, :, :2, :2].std())
+
+
+def test_shapes_are_drawn_where_the_caption_says(world):
+    for position in POSITIONS:
+        a = cv.Attributes("square", "red", "large", position)
+        img = world.render([a] * 4, "photo", np.random.default_rng(1))[0]
+        redness = (img[0] - img[1:].mean(0)).clamp(min=0)  # (H, W)
+        ys, xs = torch.nonzero(redness > 0.3, as_tuple=True)
+        cx, cy = xs.float().mean() / 32, ys.float().mean() / 32
+        expect_x, expect_y, _ = POSITIONS[position]
+        assert abs(cx - expect_x) < 0.12 and abs(cy - expect_y) < 0.12, position
+
+
+def test_large_is_larger_than_small(world):
+    rng = np.random.default_rng(0)
+    masks = {z: world.render([cv.Attributes("circle", "blue", z, "left")] * 8, "photo", rng) for z in SIZES}
+    area = {z: float(((m[:, 2] - m[:, 0]) > 0.3).float().sum()) for z, m in masks.items()}
+    assert area["large"] > 2 * area["small"]
+
+
+def test_bad_split_style_and_size_are_explained(world):
+    with pytest.raises(ValueError, match="choose one of"):
+        world.dataset("validation", 10)
+    with pytest.raises(ValueError, match="choose one of"):
+        world.dataset("train", 10, style="painting")
+    with pytest.raises(ValueError, match="at least 1"):
+        world.dataset("train", 0)
+    with pytest.raises(ValueError, match="not in the world"):
+        cv.ShapesWorld(held_out=(("hexagon", "red"),))
+
+
+def test_subset_and_to_pil(world):
+    d = world.dataset("test", 10)
+    s = d.subset([3, 1])
+    assert s.captions == [d.captions[3], d.captions[1]] and torch.equal(s.images[0], d.images[3])
+    assert d.to_pil(0).size == (32, 32)

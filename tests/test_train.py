@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+import clipviz as cv
+from clipviz.train import MAX_LOGIT_SCALE, lr_at
+
+
+def test_short_training_learns_held_out_compositions(trained, world):
+    bundle, history = trained
+    chance = 1 / len(world.combinations)
+    assert history.stopped == "finished" and len(history.step) == 300
+    assert history.loss[-1] < history.loss[0] - 1.0  # the contrastive loss fell
+    assert history.heldout_top1[-1] > 40 * chance  # held-out compositions, never trained on: well above chance
+    assert history.seen_top1[-1] > history.seen_top1[0] or history.seen_top1[0] > 0.5
+    assert cv.caption_accuracy(bundle, world.dataset("heldout", 300)) > 40 * chance
+
+
+def test_same_seed_same_first_losses(world):
+    data = world.dataset("train", 512)
+    runs = []
+    for _ in range(2):
+        bundle = cv.mini_clip("tiny", seed=7, device="cpu")
+        runs.append(cv.train(bundle, data, steps=4, batch_size=32, eval_every=0, seed=7,
+                             callbacks=[lambda e: None]).loss)
+    assert runs[0] == runs[1]
+    other = cv.train(cv.mini_clip("tiny", seed=8, device="cpu"), data, steps=4, batch_size=32, eval_every=0,
+                     seed=8, callbacks=[lambda e: None]).loss
+    assert other != runs[0]
+
+
+def test_callbacks_see_steps_and_evaluations_and_can_stop(world):
+    data = world.dataset("train", 256)
+    events = []
+
+    def stop_after_six(event):
+        events.append(event)
+        return event.kind == "step" and event.step == 6
+
+    history = cv.train(cv.mini_clip("tiny", device="cpu"), data, steps=50, batch_size=32, eval_every=3,
+                       eval_sets={"seen": world.dataset("test", 20), "heldout": world.dataset("heldout", 20)},
+                       callbacks=[stop_after_six])
+    assert history.stopped == "callback" and history.step[-1] == 6
+    kinds = [(e.kind, e.step) for e in events]
+    assert ("eval", 3) in kinds and ("eval", 6) in kinds and ("step", 7) not in kinds
+    evaluation = next(e for e in events if e.kind == "eval")
+    assert 0 <= evaluation.seen_top1 <= 1 and 0 <= evaluation.heldout_top1 <= 1
+    assert all(e.logit_scale > 0 and math.isfinite(e.loss) for e in events)
+
+
+def test_keyboard_interrupt_returns_history_and_a_usable_model(world):
+    data = world.dataset("train", 256)
+    bundle = cv.mini_clip("tiny", device="cpu")
+
+    def interrupt(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    history = cv.train(bundle, data, steps=50, batch_size=32, eval_every=0, callbacks=[interrupt])
+    assert history.stopped == "interrupted" and len(history.loss) == 3
+    assert not bundle.model.training
+    emb = cv.encode_images(bundle, data.images[:4])
+    assert torch.isfinite(emb).all()
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_weights(world):
+    data = world.dataset("train", 64)
+    data.images[:] = float("nan")
+    bundle = cv.mini_clip("tiny", device="cpu")
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    with pytest.raises(cv.TrainingDiverged, match="loss became nan at step 1.*Lower the learning rate") as err:
+        cv.train(bundle, data, steps=5, batch_size=16, eval_every=0, callbacks=[lambda e: None])
+    assert err.value.history.stopped == "diverged"
+    assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
+
+
+def test_logit_scale_is_clamped_at_100_and_can_be_frozen(world):
+    data = world.dataset("train", 128)
+    bundle = cv.mini_clip("tiny", device="cpu")
+    with torch.no_grad():
+        bundle.model.logit_scale.fill_(MAX_LOGIT_SCALE + 1)
+    history = cv.train(bundle, data, steps=2, batch_size=16, eval_every=0, lr=1e-3, callbacks=[lambda e: None])
+    assert max(history.logit_scale) <= 100.0 + 1e-3
+    frozen = cv.mini_clip("tiny", device="cpu")
+    start = frozen.model.logit_scale.item()
+    cv.train(frozen, data, steps=3, batch_size=16, eval_every=0, learn_temperature=False, callbacks=[lambda e: None])
+    assert frozen.model.logit_scale.item() == start
+
+
+def test_learning_rate_warms_up_then_decays():
+    lrs = [lr_at(s, 100, 1.0, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.01
+
+
+def test_progress_bar_without_callbacks(world, capsys):
+    cv.train(cv.mini_clip("tiny", device="cpu"), world.dataset("train", 64), steps=2, batch_size=16, eval_every=0)
+    assert "training" in capsys.readouterr().err
+
+
+def test_bad_training_arguments(world):
+    data = world.dataset("train", 64)
+    with pytest.raises(ValueError, match="at least 2"):
+        cv.train(cv.mini_clip("tiny", device="cpu"), data.subset([0]), steps=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        cv.train(cv.mini_clip("tiny", device="cpu"), data, steps=1, batch_size=1)
