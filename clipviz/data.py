@@ -43,6 +43,11 @@ POSITIONS = {  # name -> (centre x, centre y, words used in captions)
 }
 STYLES = ("photo", "sketch")
 SPLITS = ("train", "test", "heldout", "all")
+LABEL_KINDS = {  # label sets for zero-shot classification of shapes-world images
+    "shape": SHAPES,
+    "colour": tuple(COLOURS),
+    "colour shape": tuple(f"{c} {s}" for s in SHAPES for c in COLOURS),
+}
 
 # Caption templates. The first one is the canonical caption used for evaluation;
 # training samples all of them so the text encoder learns words, not one sentence.
@@ -91,6 +96,24 @@ class Dataset:
         idx = list(range(len(self)))[index] if isinstance(index, slice) else [int(i) for i in index]
         return Dataset(self.images[idx], [self.captions[i] for i in idx],
                        [self.attributes[i] for i in idx], self.split, self.style, self.world)
+
+    def labels(self, kind: str = "colour shape") -> tuple[list[str], list[int]]:
+        """Class names and each item's class, for zero-shot classification.
+
+        kind: "shape" (5 classes), "colour" (6), "colour shape" (30, e.g. "red star"),
+            or "caption" (every combination's canonical caption, 240).
+        Returns (labels, targets) with targets[i] the index of item i's label.
+        """
+        if kind == "caption":
+            names = self.world.all_captions()
+            return names, [self.world.index[a] for a in self.attributes]
+        if kind not in LABEL_KINDS:
+            raise ValueError(f"unknown label kind {kind!r}; choose one of {tuple(LABEL_KINDS) + ('caption',)}")
+        names = LABEL_KINDS[kind]
+        key = {"shape": lambda a: a.shape, "colour": lambda a: a.colour,
+               "colour shape": lambda a: f"{a.colour} {a.shape}"}[kind]
+        position = {name: i for i, name in enumerate(names)}
+        return list(names), [position[key(a)] for a in self.attributes]
 
     def to_pil(self, i: int) -> Image.Image:
         """Image i as a PIL image (for thumbnails and widgets)."""

@@ -11,9 +11,12 @@ Only the sizes are small: a 32x32 image, two transformer layers per tower.
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import socket
+import threading
+from urllib.parse import urlparse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -171,14 +174,28 @@ def available_models() -> dict:
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hugging Face hub answers a TCP connection within `timeout` seconds."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+    """True when the Hugging Face hub (or the mirror in HF_ENDPOINT) answers within `timeout` seconds.
+
+    The probe runs in a daemon thread: a DNS lookup can block far longer than a socket
+    timeout on a machine with no network, and the caller is promised an answer in time.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):  # as huggingface_hub reads it
         return False
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    address = (endpoint.hostname, endpoint.port or (80 if endpoint.scheme == "http" else 443))
+    answered = []
+
+    def probe():
+        try:
+            with socket.create_connection(address, timeout=timeout):
+                answered.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answered)
 
 
 def _weights_cached(pretrained_cfg: dict) -> bool:
@@ -203,9 +220,12 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
     PretrainedUnavailable, within seconds, when a tag's weights cannot be downloaded.
     """
     if name not in open_clip.list_models():
-        close = [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10]
+        close = (difflib.get_close_matches(name, open_clip.list_models(), n=8, cutoff=0.5)  # "ViT-B/32" -> "ViT-B-32"
+                 or [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10])
         raise ValueError(f"unknown open_clip model {name!r}. Similar names: {close or 'none'}; "
                          f"all of them: open_clip.list_models(). For the shapes world use cv.mini_clip().")
+    if isinstance(pretrained, os.PathLike):
+        pretrained = os.fspath(pretrained)  # a pathlib.Path works like its string
     if pretrained is not None and not os.path.isfile(pretrained):
         tags = open_clip.list_pretrained_tags_by_model(name)
         if pretrained not in tags:

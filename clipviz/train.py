@@ -86,7 +86,7 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
-def train(bundle: ClipBundle, data: Dataset, steps: int = 700, batch_size: int = 128, lr: float = 2e-3,
+def train(bundle: ClipBundle, data: Dataset, steps: int = 1500, batch_size: int = 128, lr: float = 3e-3,
           warmup: int = 50, weight_decay: float = 0.1, learn_temperature: bool = True,
           callbacks: Sequence[Callable[[Event], bool | None]] = (), eval_every: int = 100,
           eval_sets: dict[str, Dataset] | None = None, seed: int = 0) -> History:

@@ -67,6 +67,14 @@ def zero_shot_classifier(bundle: ClipBundle, labels: Sequence[str],
     return ZeroShotClassifier(F.normalize(emb, dim=-1).T.contiguous(), labels, templates)  # weights (D, C)
 
 
+def confusion_matrix(targets: Sequence[int], predictions: Sequence[int], num_classes: int) -> torch.Tensor:
+    """(C, C) counts: entry [t, p] is how many items of true class t were predicted as p."""
+    matrix = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    matrix.index_put_((torch.as_tensor(targets), torch.as_tensor(predictions)),
+                      torch.ones(len(targets), dtype=torch.long), accumulate=True)
+    return matrix
+
+
 def caption_accuracy(bundle: ClipBundle, data, captions: Sequence[str] | None = None) -> float:
     """Top-1 image -> caption retrieval accuracy on a shapes-world Dataset.
 

@@ -1,0 +1,144 @@
+"""The training dashboard: train a mini CLIP and watch the contrastive diagonal appear.
+
+Training runs in a background thread so the kernel stays free to hear the Stop
+button; the loop reports through `clipviz.train` callbacks, and the dashboard
+turns those reports into live curves and a live similarity matrix of a fixed probe
+batch. The dashboard only draws; all the learning is `clipviz.train`.
+"""
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+
+import ipywidgets as W
+
+from . import plots
+from .checkpoint import save
+from .encode import encode_images, encode_texts
+from .model import PRESETS, mini_clip, pick_device
+from .similarity import similarity_matrix
+from .train import TRAIN_IMAGES, train
+from .widgets import App, LiveFigure
+
+FAST = os.environ.get("CLIPVIZ_FAST") == "1"  # CI and quick classroom runs: short training
+
+
+class TrainingDashboard(App):
+    """Start/stop training of a fresh mini CLIP, with live loss, accuracy, logit scale and probe matrix.
+
+    world: the ShapesWorld to train on. n: training images (default TRAIN_IMAGES, 3000 in fast mode).
+    After training, `.bundle` is the trained model and `.history` its History.
+    """
+
+    def __init__(self, world, n: int | None = None, probe_size: int = 8):
+        self.world = world
+        self.data = world.dataset("train", n or (3000 if FAST else TRAIN_IMAGES))
+        self.probe = world.dataset("test", probe_size)
+        self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
+        self.preset = W.Dropdown(options=sorted(PRESETS), value="tiny", description="preset")
+        self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256], value=128, description="batch size")
+        self.lr = W.FloatLogSlider(value=3e-3, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
+        self.steps = W.IntSlider(value=150 if FAST else 1500, min=10, max=5000, step=10, description="steps")
+        self.learn_temperature = W.Checkbox(value=True, description="learn the temperature")
+        self.start_button = W.Button(description="Start", button_style="success", icon="play")
+        self.start_button.add_class("clipviz-start")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.save_path = W.Text(value="my_mini_clip.pt", description="save to")
+        self.save_button = W.Button(description="Save", icon="save", disabled=True)
+        self.status = W.HTML(f"device: <b>{pick_device()}</b> &nbsp; ready")
+        self.curves = LiveFigure(plots.training_figure())
+        self.curves.widget.add_class("clipviz-loss")
+        self.matrix = LiveFigure(self._probe_figure(None, "probe batch before training"))
+        self.start_button.on_click(self.guarded(lambda button: self.start()))
+        self.stop_button.on_click(self.guarded(lambda button: self.stop()))
+        self.save_button.on_click(self.guarded(lambda button: self.save()))
+        controls = W.VBox([W.HBox([self.preset, self.batch_size]), W.HBox([self.lr, self.steps]),
+                           self.learn_temperature, W.HBox([self.start_button, self.stop_button]),
+                           W.HBox([self.save_path, self.save_button])])
+        super().__init__([controls, self.status, self.curves.widget, self.matrix.widget])
+
+    def _probe_figure(self, bundle, title):
+        import torch
+        if bundle is None:
+            sim = torch.zeros(len(self.probe), len(self.probe))
+        else:
+            sim = similarity_matrix(encode_images(bundle, self.probe.images), encode_texts(bundle, self.probe.captions))
+        return plots.similarity_heatmap(sim, text_labels=self.probe.captions, thumbnails=list(self.probe.images),
+                                        title=title, zmin=-0.2, zmax=1.0)
+
+    def start(self) -> None:
+        """Train a fresh model with the chosen settings, in a background thread."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("training is already running; press Stop first")
+        self._stop.clear()
+        self.bundle = mini_clip(self.preset.value)
+        self.curves.replace(plots.training_figure())
+        self.start_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
+        self._thread = threading.Thread(target=self.guarded(self._run), daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        steps, losses, scales, last_draw = [], [], [], [0.0]
+        evals = ([], [], [])
+
+        def on_event(event):
+            if event.kind == "step":
+                steps.append(event.step)
+                losses.append(event.loss)
+                scales.append(event.logit_scale)
+            else:
+                for values, value in zip(evals, (event.step, event.seen_top1, event.heldout_top1)):
+                    values.append(value)
+            if event.kind == "eval" or time.perf_counter() - last_draw[0] > 0.3 or event.step == event.steps:
+                last_draw[0] = time.perf_counter()
+                self._draw(steps, losses, scales, evals, event)
+            return self._stop.is_set()
+
+        try:
+            self.history = train(self.bundle, self.data, steps=self.steps.value, batch_size=self.batch_size.value,
+                                 lr=self.lr.value, learn_temperature=self.learn_temperature.value,
+                                 eval_every=max(10, self.steps.value // 6),
+                                 eval_sets={"seen": self.world.dataset("test", 200),
+                                            "heldout": self.world.dataset("heldout", 200)},
+                                 callbacks=[on_event])
+            self._draw(steps, losses, scales, evals, None)
+            self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {self.history.stopped} after "
+                                 f"{len(self.history.step)} steps in {self.history.seconds:.1f} s")
+        finally:
+            self.start_button.disabled, self.stop_button.disabled = False, True
+            self.save_button.disabled = self.bundle is None
+
+    def _draw(self, steps, losses, scales, evals, event) -> None:
+        def change(fig):
+            fig.data[0].x, fig.data[0].y = list(steps), list(losses)
+            fig.data[1].x, fig.data[1].y = list(evals[0]), list(evals[1])
+            fig.data[2].x, fig.data[2].y = list(evals[0]), list(evals[2])
+            fig.data[3].x, fig.data[3].y = list(steps), list(scales)
+        self.curves.update(change)
+        if event is None or event.kind == "eval":
+            step = steps[-1] if steps else 0
+            self.matrix.replace(self._probe_figure(self.bundle, f"probe batch after {step} steps"))
+        if event is not None:
+            self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; step {event.step}/{event.steps}, "
+                                 f"loss {event.loss:.3f}, logit scale {event.logit_scale:.1f}")
+
+    def stop(self) -> None:
+        """Ask the training thread to stop after its current step."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until training has finished (for scripts and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def save(self) -> str:
+        """Save the trained model to the path in the text box."""
+        if self.bundle is None:
+            raise RuntimeError("nothing to save yet: press Start to train a model first")
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("training is still running: press Stop, then Save")
+        path = save(self.bundle, self.save_path.value.strip() or "my_mini_clip.pt")
+        self.status.value = f"saved <code>{html.escape(path)}</code>; load it with <code>cv.load({path!r})</code>"
+        return path

@@ -1,0 +1,217 @@
+"""Plots: results in, plotly figures out.
+
+Every function here takes plain values (tensors, arrays, lists of strings, PIL
+images) and returns a `plotly.graph_objects.Figure` without showing it. Nothing
+here computes CLIP itself; the widgets and notebooks compute, then call these to
+draw. Figures are tested by their data (`fig.data[0].z`), not by pixels.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+from plotly.subplots import make_subplots
+
+TEMPLATE = "plotly_white"
+IMAGE_COLOUR, TEXT_COLOUR = "#1f77b4", "#ff7f0e"  # one colour per modality, in every figure
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def image_uri(image, size: int = 64) -> str:
+    """A PIL image or (3, H, W) tensor in [0, 1] as a PNG data URI (for thumbnails and hovers)."""
+    if isinstance(image, torch.Tensor):
+        image = Image.fromarray((image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    image = image.convert("RGB")
+    if max(image.size) > size:
+        image.thumbnail((size, size))
+    elif max(image.size) < size:  # enlarge tiny shapes-world images without blurring them
+        image = image.resize((size, round(size * image.size[1] / image.size[0])), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def similarity_heatmap(similarity, image_labels: Sequence[str] | None = None,
+                       text_labels: Sequence[str] | None = None, thumbnails: Sequence | None = None,
+                       mark_diagonal: bool = True, title: str = "image-text similarity",
+                       zmin: float | None = None, zmax: float | None = None,
+                       colorbar_title: str = "cosine") -> go.Figure:
+    """Heatmap of an (N, M) matrix: rows are images, columns are texts.
+
+    similarity: (N, M) tensor or array (cosines, logits or probabilities).
+    image_labels, text_labels: names of the rows and columns (default "image i", "text j").
+    thumbnails: N images (PIL or (3, H, W) tensors) drawn left of their rows.
+    mark_diagonal: outline the cells (i, i), where the matching pairs sit.
+    Returns a Figure whose data[0].z is the matrix, rows top to bottom.
+    """
+    z = _numpy(similarity).astype(float)
+    n, m = z.shape
+    ylabels = list(image_labels) if image_labels is not None else [f"image {i}" for i in range(n)]
+    xlabels = list(text_labels) if text_labels is not None else [f"text {j}" for j in range(m)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(m)), y=list(range(n)), zmin=zmin, zmax=zmax, colorscale="Viridis",
+        colorbar=dict(title=colorbar_title), customdata=np.array([[f"{ylabels[i]} vs {xlabels[j]}" for j in range(m)]
+                                                                 for i in range(n)]),
+        hovertemplate="%{customdata}<br>%{z:.3f}<extra></extra>"))
+    if mark_diagonal:
+        for i in range(min(n, m)):
+            fig.add_shape(type="rect", x0=i - 0.5, x1=i + 0.5, y0=i - 0.5, y1=i + 0.5,
+                          line=dict(color="white", width=2))
+    show_ticks = max(n, m) <= 40
+    fig.update_xaxes(tickvals=list(range(m)), ticktext=[_short(t) for t in xlabels], tickangle=45,
+                     showticklabels=show_ticks, side="bottom")
+    fig.update_yaxes(tickvals=list(range(n)), ticktext=[_short(t) for t in ylabels], autorange="reversed",
+                     showticklabels=show_ticks and thumbnails is None)
+    if thumbnails is not None:
+        for i, thumb in enumerate(thumbnails):
+            fig.add_layout_image(source=image_uri(thumb), xref="x", yref="y", x=-0.55, y=i, sizex=0.9, sizey=0.9,
+                                 xanchor="right", yanchor="middle", layer="above")
+        fig.update_xaxes(range=[-1.5, m - 0.5])
+    fig.update_layout(title=title, template=TEMPLATE, height=max(320, 28 * n + 180),
+                      xaxis_title="texts", yaxis_title="images", margin=dict(l=40, r=20, t=50, b=40))
+    return fig
+
+
+def _short(text: str, width: int = 28) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def probability_bars(probabilities, labels: Sequence[str], title: str = "probability of each caption",
+                     highlight: int | None = None) -> go.Figure:
+    """Horizontal bars, one per label; data[0].x holds the probabilities.
+
+    probabilities: (C,) tensor or array. highlight: index of a bar to colour differently.
+    """
+    p = _numpy(probabilities).astype(float)
+    colours = [TEXT_COLOUR if i == highlight else IMAGE_COLOUR for i in range(len(p))]
+    fig = go.Figure(go.Bar(x=p, y=list(labels), orientation="h", marker_color=colours,
+                           text=[f"{v:.0%}" for v in p], textposition="auto"))
+    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(range=[0, 1], title="probability"),
+                      yaxis=dict(autorange="reversed"), height=max(240, 34 * len(p) + 110),
+                      margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+
+def grouped_bars(values, series: Sequence[str], categories: Sequence[str], title: str = "",
+                 value_title: str = "probability") -> go.Figure:
+    """One group of bars per category, one bar per series.
+
+    values: (S, C) tensor or array; values[s, c] is series s at category c.
+    Returns a Figure with one Bar trace per series (data[s].y == values[s]).
+    """
+    v = _numpy(values).astype(float)
+    fig = go.Figure([go.Bar(name=str(name), x=list(categories), y=v[s]) for s, name in enumerate(series)])
+    fig.update_layout(barmode="group", title=title, template=TEMPLATE, yaxis_title=value_title,
+                      legend=dict(orientation="h", y=-0.25), margin=dict(l=40, r=10, t=50, b=40))
+    return fig
+
+
+def training_figure() -> go.Figure:
+    """Empty live-training curves: loss, accuracies (seen, held-out) and the logit scale, in three panels."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("contrastive loss", "top-1 accuracy", "logit scale (1/T)"))
+    fig.add_trace(go.Scatter(name="loss", x=[], y=[], mode="lines"), row=1, col=1)
+    fig.add_trace(go.Scatter(name="seen", x=[], y=[], mode="lines+markers"), row=1, col=2)
+    fig.add_trace(go.Scatter(name="held-out", x=[], y=[], mode="lines+markers"), row=1, col=2)
+    fig.add_trace(go.Scatter(name="logit scale", x=[], y=[], mode="lines"), row=1, col=3)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(template=TEMPLATE, height=320, margin=dict(l=40, r=10, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def training_curves(history) -> go.Figure:
+    """The curves of a finished `History` (clipviz.train), drawn as training_figure draws them live."""
+    fig = training_figure()
+    fig.data[0].update(x=history.step, y=history.loss)
+    fig.data[1].update(x=history.eval_step, y=history.seen_top1)
+    fig.data[2].update(x=history.eval_step, y=history.heldout_top1)
+    fig.data[3].update(x=history.step, y=history.logit_scale)
+    return fig
+
+
+def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs: Sequence[tuple[int, int]] = (),
+                      groups: Sequence[str] | None = None, centroids: bool = False,
+                      title: str = "embedding map") -> go.Figure:
+    """Images and texts as points in one 2-D or 3-D scatter.
+
+    points: (N, 2) or (N, 3) array of projected embeddings.
+    kinds: N strings, "image" or "text" (drawn as circles and diamonds).
+    hover: N strings shown on hover (a caption, or an <img> tag for images).
+    pairs: (i, j) index pairs joined by a thin line (an image and its caption).
+    groups: N group names for the colour (e.g. the shape); default: colour by kind.
+    centroids: also draw the centroid of each kind and the line between them (the modality gap).
+    Returns a Figure with one trace per (kind, group), then the pair lines, then the centroids.
+    """
+    xyz = _numpy(points).astype(float)
+    three_d = xyz.shape[1] == 3
+    scatter = go.Scatter3d if three_d else go.Scatter
+    kinds, hover = list(kinds), list(hover)
+    groups = list(groups) if groups is not None else kinds
+    fig = go.Figure()
+    for kind, symbol in (("image", "circle"), ("text", "diamond")):
+        for group in dict.fromkeys(g for g, k in zip(groups, kinds) if k == kind):
+            idx = [i for i in range(len(kinds)) if kinds[i] == kind and groups[i] == group]
+            coords = dict(x=xyz[idx, 0], y=xyz[idx, 1], **({"z": xyz[idx, 2]} if three_d else {}))
+            name = kind if group == kind else f"{kind}: {group}"
+            fig.add_trace(scatter(**coords, mode="markers", name=name, text=[hover[i] for i in idx],
+                                  hovertemplate="%{text}<extra></extra>", customdata=idx,
+                                  marker=dict(symbol=symbol, size=5 if three_d else 9, opacity=0.85,
+                                              line=dict(width=0.5, color="black"))))
+    if pairs:
+        line = [[], [], []]
+        for i, j in pairs:
+            for axis in range(xyz.shape[1]):
+                line[axis] += [xyz[i, axis], xyz[j, axis], None]
+        coords = dict(x=line[0], y=line[1], **({"z": line[2]} if three_d else {}))
+        fig.add_trace(scatter(**coords, mode="lines", name="matched pairs", hoverinfo="skip",
+                              line=dict(color="rgba(120,120,120,0.35)", width=1)))
+    if centroids:
+        centres = np.stack([xyz[[i for i, k in enumerate(kinds) if k == kind]].mean(0) for kind in ("image", "text")])
+        coords = dict(x=centres[:, 0], y=centres[:, 1], **({"z": centres[:, 2]} if three_d else {}))
+        fig.add_trace(scatter(**coords, mode="lines+markers+text", name="modality gap",
+                              text=["image centroid", "text centroid"], textposition="top center",
+                              line=dict(color="black", width=4, dash="dash"),
+                              marker=dict(size=8 if three_d else 16, color=[IMAGE_COLOUR, TEXT_COLOUR],
+                                          symbol="x")))
+    fig.update_layout(title=title, template=TEMPLATE, height=560, legend=dict(itemsizing="constant"),
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def confusion_heatmap(matrix, labels: Sequence[str], title: str = "confusion matrix") -> go.Figure:
+    """(C, C) counts, rows = true class, columns = predicted class; data[0].z is the matrix."""
+    z = _numpy(matrix)
+    fig = go.Figure(go.Heatmap(z=z, x=list(labels), y=list(labels), colorscale="Blues",
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
+    fig.update_layout(title=title, template=TEMPLATE, xaxis_title="predicted", yaxis_title="true",
+                      yaxis=dict(autorange="reversed"), height=max(360, 30 * len(labels) + 160))
+    return fig
+
+
+def vector_plot(vectors: dict, unit_circle: bool = True, title: str = "embeddings as arrows") -> go.Figure:
+    """2-D vectors as arrows from the origin, one trace per name; with the unit circle for reference.
+
+    vectors: {name: (x, y)}. Returns a Figure whose trace k ends at the k-th vector.
+    """
+    fig = go.Figure()
+    for name, (x, y) in vectors.items():
+        fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines+markers+text", name=name,
+                                 text=["", name], textposition="top center", marker=dict(size=[0, 10])))
+    if unit_circle:
+        t = np.linspace(0, 2 * np.pi, 200)
+        fig.add_trace(go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", name="unit circle", hoverinfo="skip",
+                                 line=dict(color="lightgrey", dash="dot")))
+    reach = max([1.2] + [abs(v) * 1.15 for xy in vectors.values() for v in xy])
+    fig.update_layout(title=title, template=TEMPLATE, height=460, width=520,
+                      xaxis=dict(range=[-reach, reach], zeroline=True),
+                      yaxis=dict(range=[-reach, reach], scaleanchor="x", zeroline=True))
+    return fig
