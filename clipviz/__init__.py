@@ -16,9 +16,10 @@ The package follows the story the notebooks tell:
     >>> bundle = cv.mini_clip("tiny")
     >>> history = cv.train(bundle, world.dataset("train", n=12000))
 """
-from .checkpoint import CheckpointError, load, save
+from . import exercises
+from .checkpoint import ASSETS, SHIPPED, CheckpointError, load, save
 from .data import Attributes, Dataset, ShapesWorld
-from .encode import encode_images, encode_texts, load_image
+from .encode import encode_folder, encode_images, encode_texts, load_image
 from .loss import ContrastiveLoss, contrastive_loss
 from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
                     mini_clip, pick_device)
@@ -34,8 +35,10 @@ __all__ = [
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable",
     # the CLIP ideas
-    "encode_images", "encode_texts", "load_image", "similarity_matrix", "contrastive_loss", "ContrastiveLoss",
+    "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "contrastive_loss", "ContrastiveLoss",
     "zero_shot_classifier", "ZeroShotClassifier", "caption_accuracy", "modality_gap", "project",
     # training and checkpoints
-    "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError",
+    "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError", "ASSETS", "SHIPPED",
+    # notebooks
+    "exercises",
 ]

@@ -10,6 +10,7 @@ hidden in a file, and explains what is wrong with a missing, truncated or foreig
 from __future__ import annotations
 
 import os
+import pathlib
 import tempfile
 import zipfile
 
@@ -18,6 +19,8 @@ import torch
 from .model import ClipBundle, _from_config, pick_device
 
 FORMAT = "clipviz-checkpoint-v1"
+ASSETS = pathlib.Path(__file__).resolve().parent.parent / "assets"  # the repository's assets/ folder
+SHIPPED = ASSETS / "mini_clip_shapes.pt"  # the trained tiny CLIP (python -m clipviz train --out ...)
 
 
 class CheckpointError(ValueError):
