@@ -27,11 +27,11 @@ import plotly.graph_objects as go
 import torch
 
 from . import plots
-from .encode import encode_images, encode_texts
+from .encode import encode_images, encode_texts, load_image
 from .model import ClipBundle
 from .projection import project
 from .similarity import modality_gap, similarity_matrix
-from .zeroshot import zero_shot_classifier
+from .zeroshot import confusion_matrix, zero_shot_classifier
 
 
 class LiveFigure:
@@ -126,6 +126,8 @@ class App(W.VBox):
 def _png(image, size: int = 160) -> bytes:
     """PNG bytes of a PIL image or a (3, H, W) tensor, for an ipywidgets.Image."""
     from PIL import Image
+    if isinstance(image, (str, os.PathLike)):
+        image = load_image(image)
     if isinstance(image, torch.Tensor):
         image = Image.fromarray((image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
     image = image.convert("RGB")
@@ -142,20 +144,30 @@ def _lines(text: str) -> list[str]:
 
 
 class ImagePicker(W.VBox):
-    """A dropdown of named images with a preview; `.image` is the chosen image."""
+    """A dropdown of named images with a preview; `.image` is the chosen image (PIL, tensor or path)."""
 
     def __init__(self, images: dict):
         if not images:
-            raise ValueError("no images to pick from: pass a dict {name: PIL image or (3, H, W) tensor}")
+            raise ValueError("no images to pick from: pass a dict {name: PIL image, (3, H, W) tensor or path}")
         self.images = dict(images)
         self.dropdown = W.Dropdown(options=list(self.images), description="image")
-        self.preview = W.Image(value=_png(self.images[self.dropdown.value]), format="png", width=160, height=160)
-        self.dropdown.observe(lambda change: setattr(self.preview, "value", _png(self.image)), "value")
+        self.preview = W.Image(value=self._preview(), format="png", width=160, height=160)
+        self.dropdown.observe(lambda change: setattr(self.preview, "value", self._preview()), "value")
         super().__init__([self.dropdown, self.preview])
 
     @property
     def image(self):
         return self.images[self.dropdown.value]
+
+    def batch(self):
+        """The chosen image in the form encode_images takes: a (1, 3, H, W) tensor or a one-item list."""
+        return self.image[None] if isinstance(self.image, torch.Tensor) else [self.image]
+
+    def _preview(self) -> bytes:
+        try:
+            return _png(self.image)
+        except Exception:  # an unreadable file: the app that encodes it reports the error
+            return b""
 
 
 class CaptionProbe(App):
@@ -189,9 +201,7 @@ class CaptionProbe(App):
             raise ValueError("there are no captions: write at least one, one per line")
         name = self.picker.dropdown.value
         if name not in self._image_cache:
-            self._image_cache[name] = encode_images(self.bundle, [self.picker.image]
-                                                    if not isinstance(self.picker.image, torch.Tensor)
-                                                    else self.picker.image[None])
+            self._image_cache[name] = encode_images(self.bundle, self.picker.batch())
         scale = min(self.bundle.model.logit_scale.exp().item(), 100.0)
         probs = (scale * similarity_matrix(self._image_cache[name], encode_texts(self.bundle, captions))).softmax(-1)
         return captions, probs[0]
@@ -363,9 +373,7 @@ class PromptEffects(App):
         templates = self.templates()
         name = self.picker.dropdown.value
         if name not in self._image_cache:
-            image = self.picker.image
-            self._image_cache[name] = encode_images(self.bundle, image[None] if isinstance(image, torch.Tensor)
-                                                    else [image])
+            self._image_cache[name] = encode_images(self.bundle, self.picker.batch())
         img = self._image_cache[name]
         rows = [zero_shot_classifier(self.bundle, self.labels, [t]).probs(img, self.scale.value)[0] for t in templates]
         names = list(templates)
@@ -446,3 +454,68 @@ def bench_prompt_update(bundle, world, device, quick: bool) -> dict:
         app.boxes[-1].value = f"my prompt {i}: a {{}}"  # what a student's Enter does
         times.append(app.last_update_ms)
     return {"prompt_update_ms": statistics.median(times)}
+
+
+class ZeroShotExplorer(App):
+    """A zero-shot classifier of shapes-world images, steered by hand: what does it mistake for what?
+
+    bundle: a ClipBundle. world: the ShapesWorld to draw test images from.
+    n: images per (compositions, style) choice; each set is encoded once and kept.
+    Controls: the label set (a kind of `Dataset.labels`), the prompt template (Enter applies
+    it), the drawing style (photo or sketch) and the compositions tested (seen in training,
+    or held out). Every change rebuilds the classifier from words alone
+    (`zero_shot_classifier`); the readout gives its accuracy beside chance, and the
+    confusion matrix shows which labels it mistakes for which.
+    """
+
+    TEMPLATES = {"colour shape": "a {}", "shape": "a {}", "colour": "a {} shape"}  # label set -> first template
+    SPLITS = {"held-out compositions": "heldout", "seen compositions": "test"}  # button -> ShapesWorld split
+
+    def __init__(self, bundle: ClipBundle, world, n: int = 300):
+        self.bundle, self.world, self.n = bundle, world, n
+        self.kind = W.ToggleButtons(options=list(self.TEMPLATES), value="colour shape", description="labels")
+        self.template = W.Text(value=self.TEMPLATES["colour shape"], description="template", continuous_update=False)
+        self.template.add_class("clipviz-prompt")
+        self.style = W.ToggleButtons(options=["photo", "sketch"], value="photo", description="style")
+        self.split = W.ToggleButtons(options=list(self.SPLITS), value="held-out compositions", description="images")
+        self.readout = W.HTML()
+        self.chart = LiveFigure(plots.confusion_heatmap(np.zeros((1, 1)), ["..."]))
+        self._encoded: dict = {}  # (split, style) -> (Dataset, (n, D) image embeddings)
+        self._refresh = self.guarded(self.refresh)
+        self.kind.observe(self._choose_kind, "value")
+        for control in (self.template, self.style, self.split):
+            control.observe(lambda change: self._refresh(), "value")
+        hint = W.HTML("<i>{} marks where the label goes; press Enter to apply.</i>")
+        super().__init__([self.kind, W.HBox([self.template, hint]), self.style, self.split, self.readout,
+                          self.chart.widget])
+        self._refresh()
+
+    def _choose_kind(self, change) -> None:
+        """A new label set starts from its own template (setting the box refreshes the figure)."""
+        template = self.TEMPLATES[change["new"]]
+        if self.template.value != template:
+            self.template.value = template
+        else:
+            self._refresh()
+
+    def evaluate(self) -> tuple[list[str], list[int], list[int], float]:
+        """(labels, true classes, predicted classes, accuracy) under the current controls."""
+        key = (self.SPLITS[self.split.value], self.style.value)
+        if key not in self._encoded:
+            data = self.world.dataset(key[0], self.n, key[1])
+            self._encoded[key] = (data, encode_images(self.bundle, data.images))
+        data, image_emb = self._encoded[key]  # Dataset, (n, D)
+        labels, targets = data.labels(self.kind.value)
+        classifier = zero_shot_classifier(self.bundle, labels, [self.template.value.strip()])
+        predictions = classifier.logits(image_emb).argmax(dim=-1)  # (n,)
+        accuracy = float((predictions == torch.tensor(targets)).float().mean())
+        return labels, targets, predictions.tolist(), accuracy
+
+    def refresh(self) -> None:
+        labels, targets, predictions, accuracy = self.evaluate()
+        self.readout.value = (f"<b>accuracy</b> {accuracy:.0%} on {len(targets)} {self.style.value} images of "
+                              f"{self.split.value} &nbsp;|&nbsp; chance: {1 / len(labels):.0%} "
+                              f"({len(labels)} labels)")
+        template = html.escape(self.template.value, quote=False)  # plotly titles read a little HTML
+        self.chart.replace(plots.confusion_heatmap(confusion_matrix(targets, predictions, len(labels)), labels,
+                                                   title=f"{self.style.value}s, {self.split.value}, “{template}”"))

@@ -1,0 +1,151 @@
+"""Widget apps in a plain kernel: set a control's value, read what changed."""
+import numpy as np
+import pytest
+import torch
+
+import clipviz as cv
+from clipviz import widgets
+from clipviz.dashboard import TrainingDashboard
+
+
+@pytest.fixture(scope="module")
+def images(world):
+    d = world.dataset("test", 4)
+    return {f"image {i}": d.images[i] for i in range(4)}
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_caption_probe_updates_bars_when_captions_change(trained, images, static, monkeypatch):
+    monkeypatch.setenv("CLIPVIZ_STATIC_FIGURES", "1" if static else "0")
+    app = widgets.CaptionProbe(trained[0], images, ["a small red circle on the left", "a large blue star at the top"])
+    assert app.chart.static is static
+    assert "clipviz-app" in app._dom_classes and "clipviz-prompt" in app.captions._dom_classes
+    before = list(app.chart.figure.data[0].x)
+    assert len(before) == 2 and sum(before) == pytest.approx(1.0, abs=1e-5)
+    app.captions.value = "a green square\na yellow cross\na purple triangle"
+    after = app.chart.figure.data[0]
+    assert list(after.y) == ["a green square", "a yellow cross", "a purple triangle"]
+    assert sum(after.x) == pytest.approx(1.0, abs=1e-5)
+    app.picker.dropdown.value = "image 2"
+    assert list(app.chart.figure.data[0].x) != list(after.x)
+
+
+def test_errors_show_in_the_widget_and_it_keeps_working(trained, images):
+    app = widgets.CaptionProbe(trained[0], images, ["a red circle"])
+    app.captions.value = "   \n"
+    assert "no captions" in app.message.value
+    app.captions.value = "a blue star\na red circle"
+    assert app.message.value == "" and len(app.chart.figure.data[0].x) == 2
+    pe = widgets.PromptEffects(trained[0], images, ["circle", "star"])
+    for box in pe.boxes:
+        box.value = ""
+    assert "every prompt box is empty" in pe.message.value
+    pe.boxes[0].value = "a {}"
+    assert pe.message.value == ""
+
+
+def test_a_broken_image_is_reported_not_fatal(trained, images, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    app = widgets.CaptionProbe(trained[0], {**images, "broken": bad}, ["a red circle", "a blue star"])
+    good = list(app.chart.figure.data[0].x)
+    app.picker.dropdown.value = "broken"
+    assert "broken.jpg" in app.message.value and ("corrupt" in app.message.value or "not an image" in app.message.value)
+    app.picker.dropdown.value = "image 1"
+    assert app.message.value == "" and list(app.chart.figure.data[0].x) != good
+
+
+def test_prompt_effects_bars_follow_the_prompts(trained, images):
+    app = widgets.PromptEffects(trained[0], images, ["circle", "square", "star"])
+    names = [trace.name for trace in app.chart.figure.data]
+    assert names[:3] == ["a photo of a {}", "an image of a {}", "{}"] and names[-1] == "ensemble of all prompts"
+    old = [list(t.y) for t in app.chart.figure.data]
+    app.boxes[1].value = "a drawing of a {}"
+    assert app.chart.figure.data[1].name == "a drawing of a {}"
+    assert [list(t.y) for t in app.chart.figure.data] != old
+    for trace in app.chart.figure.data:
+        assert sum(trace.y) == pytest.approx(1.0, abs=1e-5)
+    app.ensemble.value = False
+    assert all(t.name != "ensemble of all prompts" for t in app.chart.figure.data)
+    flat = app.scale.value
+    app.scale.value = 1.0  # a high temperature flattens the probabilities
+    assert max(app.chart.figure.data[0].y) < 0.6 or flat == 1.0
+
+
+def test_toy_embeddings_normalise_and_cosines(monkeypatch):
+    app = widgets.ToyEmbeddings()
+    sx, sy = app.sliders["house"]
+    sx.value, sy.value = 2.0, 0.0
+    assert app.chart.figure.data[0].x[1] == pytest.approx(2.0)
+    app.normalise.value = True
+    assert app.chart.figure.data[0].x[1] == pytest.approx(1.0)
+    sx.value, sy.value = 0.0, 0.0
+    assert "zero vector" in app.message.value
+
+
+def test_contrastive_explorer_shuffle_breaks_the_diagonal(trained, world):
+    data = world.dataset("test", 16)
+    app = widgets.ContrastiveExplorer(trained[0], data, n=8)
+    z = np.array(app.chart.figure.data[0].z)
+    assert z.shape == (8, 8)
+    assert np.diag(z).mean() > z[~np.eye(8, dtype=bool)].mean() + 0.1  # trained: the diagonal is brighter
+    loss = float(app.readout.value.split("</b> ")[1].split(" ")[0])
+    app.shuffle.value = True
+    z = np.array(app.chart.figure.data[0].z)
+    assert np.diag(z).mean() < z.max()
+    assert float(app.readout.value.split("</b> ")[1].split(" ")[0]) > loss
+    app.shuffle.value, app.view.value = False, app.VIEWS[1]
+    rows = np.array(app.chart.figure.data[0].z)
+    assert np.allclose(rows.sum(axis=1), 1, atol=1e-4)
+    app.view.value = app.VIEWS[2]
+    assert np.allclose(np.array(app.chart.figure.data[0].z).sum(axis=0), 1, atol=1e-4)
+    app.n.value = 4
+    assert np.array(app.chart.figure.data[0].z).shape == (4, 4)
+
+
+def test_duplicate_captions_are_false_negatives(trained, world):
+    app = widgets.ContrastiveExplorer(trained[0], world.dataset("test", 16), n=8)
+    images, captions = app.batch()
+    app.duplicates.value = True
+    images, captions = app.batch()
+    assert captions[0] == captions[1] and not torch.equal(images[0], images[1])
+    z = np.array(app.chart.figure.data[0].z)
+    assert abs(z[0, 0] - z[0, 1]) < 1e-6  # identical captions: the "wrong" cell scores exactly as the right one
+
+
+def test_embedding_map_methods_dims_and_gap(trained, world):
+    app = widgets.EmbeddingMap(trained[0], world.dataset("test", 24))
+    assert "modality gap" in app.gap.value
+    assert len(app.chart.figure.data[0].x) == 24
+    app.dims.value = 3
+    assert app.chart.figure.data[0].type == "scatter3d"
+    app.method.value = "umap"
+    app.colour.value = "shape"
+    assert {t.name for t in app.chart.figure.data if t.mode == "markers"} >= {"image: circle", "text: circle"}
+    assert app.message.value == ""
+
+
+def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
+    app = TrainingDashboard(world, n=600)
+    app.steps.value = 40
+    app.start_button.click()
+    app.wait(120)
+    assert app.history.stopped == "finished"
+    assert len(app.curves.figure.data[0].x) == 40  # the loss curve got every step
+    assert len(app.curves.figure.data[1].x) >= 1  # and the accuracy curve its evaluations
+    assert "after 40 steps" in app.matrix.figure.layout.title.text
+    app.save_path.value = str(tmp_path / "dash.pt")
+    app.save_button.click()
+    assert cv.load(tmp_path / "dash.pt").name == "clipviz-tiny"
+    app.steps.value = 5000
+    app.start_button.click()
+    app.stop_button.click()
+    app.wait(120)
+    assert app.history.stopped == "callback" and len(app.history.step) < 5000
+    app.save_button.click()  # saving after a stop is allowed
+    assert app.message.value == ""
+
+
+def test_prompt_update_is_fast(trained, world):
+    figures = widgets.bench_prompt_update(trained[0], world, "cpu", quick=True)
+    assert figures["prompt_update_ms"] > 0
