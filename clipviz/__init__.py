@@ -35,7 +35,8 @@ __all__ = [
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable",
     # the CLIP ideas
-    "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "contrastive_loss", "ContrastiveLoss",
+    "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "contrastive_loss",
+    "ContrastiveLoss",
     "zero_shot_classifier", "ZeroShotClassifier", "caption_accuracy", "modality_gap", "project",
     # training and checkpoints
     "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError", "ASSETS", "SHIPPED",

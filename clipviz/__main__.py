@@ -28,8 +28,8 @@ def _train(args) -> int:
     if history.stopped != "finished":
         print("training did not finish; not saving", file=sys.stderr)
         return 1
-    save(bundle, args.out, preset=args.preset, seed=args.seed, steps=len(history.step), train_images=len(data),
-         seen_top1=seen, heldout_top1=heldout, **recipe)
+    save(bundle, args.out, **{**recipe, "preset": args.preset, "seed": args.seed, "steps": len(history.step),
+                              "train_images": len(data), "seen_top1": seen, "heldout_top1": heldout})
     print(f"saved {args.out}")
     return 0
 

@@ -41,6 +41,9 @@ def save(bundle: ClipBundle, path: str | os.PathLike, **metadata) -> str:
                "preprocess": dict(bundle.model.visual.preprocess_cfg), "state_dict": state,
                "metadata": metadata}
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's private 0600
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)

@@ -4,17 +4,23 @@ CLIP's two towers map an image and a caption to vectors of the same length; afte
 normalisation both live on one unit sphere, where a dot product is a cosine
 similarity. These helpers accept what a student has at hand (PIL images, file
 paths, tensors, plain strings), check it, batch it, and call the open_clip model.
+`encode_folder` does the same for a whole folder of images, with a progress bar
+and an optional on-disk cache of the embeddings.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import warnings
+import weakref
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from .model import ClipBundle
 
@@ -160,3 +166,132 @@ def encode_texts(bundle: ClipBundle, texts: Sequence[str], batch_size: int = 102
     finally:
         model.train(was_training)
     return torch.cat(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding a folder of images: batched, with a progress bar and an on-disk cache.
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+_WEIGHT_DIGESTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (version stamp, digest)
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    """sha1 of a model's weights, recomputed only when they change (training bumps each tensor's version)."""
+    state = model.state_dict()
+    stamp = tuple((name, t.data_ptr(), t._version) for name, t in state.items())  # in-place updates bump _version
+    cached = _WEIGHT_DIGESTS.get(model)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    digest = hashlib.sha1()
+    for name, tensor in sorted(state.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    _WEIGHT_DIGESTS[model] = (stamp, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def _model_key(bundle: ClipBundle) -> str:
+    """A folder name that changes whenever the embeddings could: model, weights or preprocessing."""
+    preprocess = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(bundle.preprocess))  # no memory addresses: same every run
+    identity = f"{bundle.name}|{bundle.pretrained}|{_weights_digest(bundle.model)}|{preprocess}"
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in bundle.name)
+    return f"{safe_name}-{hashlib.sha1(identity.encode()).hexdigest()[:16]}"
+
+
+def _file_sha1(path: str) -> str:
+    """sha1 of a file's bytes, read in 1 MB pieces."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def list_images(folder: "str | os.PathLike") -> list[str]:
+    """Paths of the image files in `folder` and its subfolders, sorted; hidden files are skipped."""
+    root = os.fspath(folder)
+    if not os.path.isdir(root):
+        raise NotADirectoryError(f"no folder at {root!r}; check the path (relative paths start at {os.getcwd()!r})")
+    paths = []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        paths += [os.path.join(here, f) for f in files
+                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
+    return sorted(paths)
+
+
+def encode_folder(bundle: ClipBundle, folder: "str | os.PathLike", batch_size: int = 64,
+                  cache_dir: "str | os.PathLike | None" = None, progress: bool = True) -> tuple[list[str], torch.Tensor]:
+    """Embed every image in a folder, a batch at a time, optionally caching the embeddings on disk.
+
+    folder: a folder of image files (.jpg, .png, ...; subfolders included, sorted by path).
+    batch_size: images loaded and encoded at once; memory stays bounded however big the folder.
+    cache_dir: a folder for cached embeddings, or None for no cache. Each embedding is stored
+        under the model's identity (name, tag, a hash of the weights, the preprocessing) and
+        the image file's content hash, so a re-run reads them back without running the model,
+        and an edited file or a retrained model is encoded afresh.
+    progress: show a progress bar.
+    Returns (paths, embeddings): the N image paths and an (N, D) float tensor on the CPU,
+    each row L2-normalised. A file that is not a readable image raises ValueError naming it.
+    """
+    paths = list_images(folder)
+    if not paths:
+        raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {os.fspath(folder)!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    store = None
+    if cache_dir is not None:
+        store = os.path.join(os.fspath(cache_dir), _model_key(bundle))
+        os.makedirs(store, exist_ok=True)
+    rows: list[torch.Tensor] = []  # N rows of (D,)
+    cached = 0
+    with tqdm(total=len(paths), unit="img", desc="encoding", disable=not progress) as bar:
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start:start + batch_size]
+            # 1) look each file up in the cache by its content hash
+            keys = [_file_sha1(p) for p in batch] if store else [None] * len(batch)
+            found = [_read_cached(store, k) if store else None for k in keys]  # (D,) tensors or None
+            # 2) load and encode the rest
+            missing = [i for i, row in enumerate(found) if row is None]
+            if missing:
+                images = [_load_in_folder(batch[i], folder) for i in missing]
+                new = encode_images(bundle, images, batch_size=len(images))  # (len(missing), D)
+                for i, row in zip(missing, new):
+                    found[i] = row
+                    if store:
+                        _write_cached(store, keys[i], row)
+            # 3) keep the rows in folder order
+            rows += found
+            cached += len(batch) - len(missing)
+            bar.update(len(batch))
+            if store:
+                bar.set_postfix(cached=cached)
+    return paths, torch.stack(rows)  # (N, D)
+
+
+def _load_in_folder(path: str, folder) -> Image.Image:
+    try:
+        return load_image(path)
+    except ValueError as err:
+        raise ValueError(f"{err} It is in the folder {os.fspath(folder)!r}: move it out, or replace it, "
+                         f"and run encode_folder again.") from None
+
+
+def _read_cached(store: str, key: str) -> "torch.Tensor | None":
+    """The cached (D,) embedding for a file hash, or None (missing or unreadable: encode again)."""
+    path = os.path.join(store, key[:2], f"{key}.npy")
+    try:
+        return torch.from_numpy(np.load(path))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cached(store: str, key: str, row: torch.Tensor) -> None:
+    """Store a (D,) embedding; written to a temporary name first, so an interrupted run leaves no half file."""
+    folder = os.path.join(store, key[:2])
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{key}.npy")
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "wb") as f:
+        np.save(f, row.numpy().astype(np.float32))
+    os.replace(partial, path)

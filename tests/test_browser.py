@@ -1,0 +1,266 @@
+"""Every notebook, run in JupyterLab in a real browser, the way a student sees it.
+
+A JupyterLab server starts on 127.0.0.1 (a free port, a random token) over a temporary copy of notebooks/
+and assets/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
+opens each notebook, runs all cells, and checks what a student would see: no error in any cell, every
+widget drawn, plotly figures drawn. In the start-here and prompt-effects notebooks it types a prompt and
+presses Enter, and the bars must change; in the training notebook it clicks start, and the loss curve must
+gain points. It saves a screenshot of each notebook's main widget to docs/screenshots/ (the README shows
+them) and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
+
+Needs: Debian's chromium (apt-get install -y chromium) and the pip package playwright; Linux (/proc).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TYPES_A_PROMPT = {"01_start_here.ipynb", "06_prompt_effects.ipynb"}  # type a prompt, the bars must change
+CLICKS_START = {"04_train_mini_clip.ipynb"}                          # click start, the loss must gain points
+PEAK_MEMORY_LIMIT_MB = 1536
+RUN_ALL_TIMEOUT_S = 20 * 60   # a whole notebook in fast mode, on 2 busy CPU cores
+WIDGET_TIMEOUT_S = 5 * 60     # a widget reacting to a prompt or a click
+
+# What counts as an error in an output: an error output, a traceback anywhere, a widget that failed to draw.
+FIND_PROBLEMS_JS = r"""() => {
+  const problems = [];
+  for (const out of document.querySelectorAll('.jp-OutputArea-output')) {
+    const mime = out.getAttribute('data-mime-type') || '';
+    const text = out.innerText || '';
+    if (mime === 'application/vnd.jupyter.error' || /Traceback|Error displaying widget|\b\w+Error: /.test(text))
+      problems.push(text.slice(0, 3000));
+  }
+  return problems;
+}"""
+PLOT_DATA_JS = """(root) => Array.from(root.querySelectorAll('.js-plotly-plot'))
+  .map(gd => JSON.stringify((gd.data || []).map(t => [t.type, t.x, t.y, t.text])))"""
+POINTS_JS = """(root) => Array.from(root.querySelectorAll('.js-plotly-plot'))
+  .flatMap(gd => gd._fullData || gd.data || []).reduce((n, t) => n + ((t.y && t.y.length) || 0), 0)"""
+
+
+class Lab:
+    """A JupyterLab server in a subprocess, and its REST API."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root, self.token = root, secrets.token_hex(16)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = root / ".lab" / "settings"
+        (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+        # every cell stays in the page (no virtual scrolling), so every output can be read
+        (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+            json.dumps({"windowingMode": "none"}))
+        (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+        (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        env = {**os.environ, "CLIPVIZ_FAST": "1", "HF_HUB_OFFLINE": "1",
+               "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "ws"),
+               "JUPYTER_RUNTIME_DIR": str(root / ".lab" / "runtime"),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.log = open(root / ".lab" / "server.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=None"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                self.api("status")
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    log = (root / ".lab" / "server.log").read_text(errors="replace")[-5000:]
+                    pytest.fail(f"JupyterLab did not start:\n{log}")
+                time.sleep(0.5)
+
+    def api(self, path: str, method: str = "GET"):
+        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def kernel_id(self, notebook: str) -> str | None:
+        for session in self.api("sessions"):
+            if session["path"] == f"notebooks/{notebook}" and session.get("kernel"):
+                return session["kernel"]["id"]
+        return None
+
+    def kernel_state(self, kernel_id: str) -> str:
+        return self.api(f"kernels/{kernel_id}")["execution_state"]
+
+    def shut_down(self, notebook: str):
+        for session in self.api("sessions"):
+            if session["path"] == f"notebooks/{notebook}":
+                self.api(f"sessions/{session['id']}", method="DELETE")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def peak_memory_mb(kernel_id: str) -> float:
+    """Peak resident memory (VmHWM) of the kernel process, found by its connection file kernel-<id>.json."""
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"kernel-{kernel_id}.json".encode() in (proc / "cmdline").read_bytes():
+                status = (proc / "status").read_text()
+                return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+        except (OSError, AttributeError):
+            continue
+    raise AssertionError(f"no process found for kernel {kernel_id}")
+
+
+def wait_until(condition, timeout: float, what: str, every: float = 1.0):
+    """Call condition() until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def run_all_cells(page, lab: Lab, notebook: str) -> str:
+    """Open the notebook, wait for its kernel, run all cells from the Run menu, wait until they ran."""
+    page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=180_000)
+    kernel = wait_until(lambda: lab.kernel_id(notebook), 180, "the notebook's kernel to start")
+    wait_until(lambda: lab.kernel_state(kernel) == "idle", 180, "the kernel to be ready")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+                 has_text=re.compile(r"^Run All Cells$")).click()
+
+    def finished():  # every code cell numbered (or an error stopped the run), and the kernel idle
+        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+        numbered = all(re.search(r"\[\d+\]", p) for p in prompts)
+        return (numbered or page.evaluate(FIND_PROBLEMS_JS)) and lab.kernel_state(kernel) == "idle"
+    wait_until(finished, RUN_ALL_TIMEOUT_S, f"all cells of {notebook} to run", every=2)
+    return kernel
+
+
+def assert_student_view_is_clean(page, notebook: str):
+    problems = page.evaluate(FIND_PROBLEMS_JS)
+    assert not problems, f"{notebook} shows errors:\n\n" + "\n\n---\n\n".join(problems)
+    wait_until(lambda: "Loading widget..." not in "".join(page.locator(".jp-OutputArea-output").all_inner_texts()),
+               120, "every widget to finish loading (one still shows 'Loading widget...')")
+
+
+def type_a_prompt(page, notebook: str):
+    """Type a new prompt into the first prompt box like a student (click, select all, type, Enter)."""
+    box = page.locator(".clipviz-prompt textarea, .clipviz-prompt input, textarea.clipviz-prompt, "
+                       "input.clipviz-prompt").first
+    box.wait_for(timeout=60_000)
+    app = box.evaluate_handle("el => el.closest('.clipviz-app') || el.closest('.jp-Cell')")
+    before = app.evaluate(PLOT_DATA_JS)
+    assert before, f"{notebook}: no plotly figure next to the prompt box"
+    old = box.input_value()
+    box.click()
+    box.press("ControlOrMeta+a")
+    box.type("a drawing of a {}" if "{}" in old else "a small green triangle", delay=30)
+    box.press("Enter")
+    wait_until(lambda: app.evaluate(PLOT_DATA_JS) != before, WIDGET_TIMEOUT_S,
+               f"{notebook}: the chart to change after a new prompt and Enter", every=0.5)
+
+
+def click_start(page, notebook: str):
+    """Click the dashboard's start button; the loss curve must gain points."""
+    loss = page.locator(".clipviz-loss").first
+    loss.wait_for(timeout=60_000)
+    last = [loss.evaluate(POINTS_JS)]
+    page.locator("button.clipviz-start, .clipviz-start button").first.click(timeout=WIDGET_TIMEOUT_S * 1000)
+
+    def gained():
+        last.append(loss.evaluate(POINTS_JS))
+        return last[-1] > last[-2]
+    wait_until(gained, WIDGET_TIMEOUT_S, f"{notebook}: the loss curve to gain points after start", every=0.2)
+
+
+def screenshot(page, notebook: str):
+    """Save the notebook's main widget (or its first figure) as docs/screenshots/<stem>.png."""
+    for selector in (".clipviz-app", ".js-plotly-plot"):
+        target = page.locator(selector).first
+        if target.count():
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            target.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)  # let plotly finish its transition
+            target.screenshot(path=SCREENSHOTS / f"{pathlib.Path(notebook).stem}.png", animations="disabled")
+            return
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    for folder in ("notebooks", "assets"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    server = Lab(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[test]' (or pip install playwright)")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS or [None])
+def test_notebook_in_the_browser(lab, browser, notebook):
+    assert notebook, f"no notebooks in {ROOT / 'notebooks'}: there is nothing to open"
+    started = time.monotonic()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    kernel = None
+    try:
+        kernel = run_all_cells(page, lab, notebook)
+        assert_student_view_is_clean(page, notebook)
+        code = "\n".join(c.source for c in nbformat.read(ROOT / "notebooks" / notebook, 4).cells if c.cell_type == "code")
+        if re.search(r"plotly|FigureWidget|\bplots\b|\bwidgets\b", code):
+            wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a plotly figure drawn")
+        if notebook in TYPES_A_PROMPT:
+            type_a_prompt(page, notebook)
+        if notebook in CLICKS_START:
+            click_start(page, notebook)
+        assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
+        screenshot(page, notebook)
+        peak = peak_memory_mb(kernel)
+        print(f"\n{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s")
+        assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: the kernel peaked at {peak:.0f} MB (limit {PEAK_MEMORY_LIMIT_MB} MB)"
+    finally:
+        page.close()
+        if kernel:
+            lab.shut_down(notebook)

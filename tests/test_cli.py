@@ -1,0 +1,52 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import clipviz as cv
+from clipviz import bench
+
+from conftest import ROOT
+
+
+def run(*args, **kwargs):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "clipviz", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=600, **kwargs)
+
+
+def test_train_command_writes_a_loadable_checkpoint(tmp_path):
+    out = tmp_path / "m.pt"
+    result = run("train", "--preset", "tiny", "--steps", "20", "--n", "300", "--batch-size", "32", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "seen_top1=" in result.stdout and "saved" in result.stdout
+    bundle = cv.load(out)
+    meta = torch.load(out, weights_only=True)["metadata"]
+    assert meta["steps"] == 20 and meta["preset"] == "tiny" and 0 <= meta["heldout_top1"] <= 1
+    assert bundle.name == "clipviz-tiny"
+
+
+def test_unknown_preset_lists_the_choices(tmp_path):
+    result = run("train", "--preset", "huge", "--out", str(tmp_path / "x.pt"))
+    assert result.returncode != 0 and "choose from" in result.stderr and "tiny" in result.stderr
+
+
+def test_shipped_checkpoint_loads_offline_and_knows_the_world(shipped, world):
+    assert cv.SHIPPED.stat().st_size <= 8 * 1024 * 1024
+    assert shipped.name == "clipviz-tiny"
+    meta = torch.load(cv.SHIPPED, weights_only=True)["metadata"]
+    assert meta["preset"] == "tiny" and meta["steps"] > 0
+    assert cv.caption_accuracy(shipped, world.dataset("heldout", 300)) >= 0.85
+    assert cv.caption_accuracy(shipped, world.dataset("test", 300)) >= 0.95
+
+
+def test_benchmark_ratios_are_measured(world, untrained):
+    step = bench.bench_step_ratio(world, torch.device("cpu"), quick=True)
+    assert step["step_ms"] > 0 and step["open_clip_step_ms"] > 0
+    assert step["step_time_ratio_vs_open_clip"] == pytest.approx(step["step_ms"] / step["open_clip_step_ms"])
+    encode = bench.bench_encode_ratio(world, untrained, torch.device("cpu"), quick=True)
+    assert encode["encode_overhead_ratio"] > 0
+    render = bench.bench_render(world, quick=True)
+    assert render["render_images_per_s"] > 100
