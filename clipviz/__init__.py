@@ -21,6 +21,7 @@ from .checkpoint import ASSETS, SHIPPED, CheckpointError, load, save
 from .data import Attributes, Dataset, ShapesWorld
 from .encode import encode_folder, encode_images, encode_texts, load_image
 from .loss import ContrastiveLoss, contrastive_loss
+from .photos import load_photos
 from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
                     mini_clip, pick_device)
 from .projection import project
@@ -41,5 +42,5 @@ __all__ = [
     # training and checkpoints
     "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError", "ASSETS", "SHIPPED",
     # notebooks
-    "exercises",
+    "exercises", "load_photos",
 ]

@@ -67,7 +67,7 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> C
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}. Train one with `python -m clipviz train --out {path}` "
-                                f"or use the shipped assets/mini_clip_shapes.pt")
+                                f"or load the shipped model with cv.load(cv.SHIPPED)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:

@@ -221,7 +221,8 @@ def list_images(folder: "str | os.PathLike") -> list[str]:
 
 
 def encode_folder(bundle: ClipBundle, folder: "str | os.PathLike", batch_size: int = 64,
-                  cache_dir: "str | os.PathLike | None" = None, progress: bool = True) -> tuple[list[str], torch.Tensor]:
+                  cache_dir: "str | os.PathLike | None" = None,
+                  progress: bool = True) -> tuple[list[str], torch.Tensor]:
     """Embed every image in a folder, a batch at a time, optionally caching the embeddings on disk.
 
     folder: a folder of image files (.jpg, .png, ...; subfolders included, sorted by path).

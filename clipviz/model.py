@@ -240,7 +240,7 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
                 f"(or HF_HUB_OFFLINE=1) and they are not in the Hugging Face cache. "
                 f"Do one of: connect and run again; load a local file with "
                 f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
-                f"cv.load('assets/mini_clip_shapes.pt').")
+                f"cv.load(cv.SHIPPED).")
     try:
         with _quiet_open_clip():
             model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
