@@ -17,8 +17,10 @@ import torch
 from .data import ShapesWorld
 from .encode import _as_pixel_batch, encode_images, tokenize
 from .model import mini_clip, pick_device
+from .pretrained_bench import bench_vitb32
 from .projection import project
 from .train import TRAIN_IMAGES, make_optimizer, train
+from .widgets import bench_prompt_update
 from .zeroshot import caption_accuracy
 
 
@@ -159,26 +161,11 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
     emit(bench_step_ratio(world, device, quick))
     emit(bench_encode_ratio(world, bundle, device, quick))
     emit(bench_projection(bundle, world))
-    for extra in _extra_benchmarks():
-        emit(extra(bundle, world, device, quick))
+    emit(bench_prompt_update(bundle, world, device, quick))
+    emit(bench_vitb32(bundle, world, device, quick))
     if json_path:
         with open(json_path, "w") as f:
             json.dump(figures, f, indent=2)
         print(f"wrote {json_path}")
     return figures
 
-
-def _extra_benchmarks() -> list:
-    """Figures contributed by the widget and pretrained-model modules, when present."""
-    extras = []
-    try:
-        from .widgets import bench_prompt_update
-        extras.append(bench_prompt_update)
-    except ImportError:
-        pass
-    try:
-        from .pretrained_bench import bench_vitb32
-        extras.append(bench_vitb32)
-    except ImportError:
-        pass
-    return extras
