@@ -44,3 +44,11 @@ __all__ = [
     # notebooks
     "exercises", "load_photos",
 ]
+
+
+def __getattr__(name):
+    """cv.plots, cv.widgets, cv.dashboard, cv.bench: imported on first use, so `import clipviz` stays light."""
+    if name in ("plots", "widgets", "dashboard", "bench", "photos"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'clipviz' has no attribute {name!r}")
