@@ -517,5 +517,6 @@ class ZeroShotExplorer(App):
                               f"{self.split.value} &nbsp;|&nbsp; chance: {1 / len(labels):.0%} "
                               f"({len(labels)} labels)")
         template = html.escape(self.template.value, quote=False)  # plotly titles read a little HTML
-        self.chart.replace(plots.confusion_heatmap(confusion_matrix(targets, predictions, len(labels)), labels,
-                                                   title=f"{self.style.value}s, {self.split.value}, “{template}”"))
+        title = f"{self.style.value} images, {self.split.value}, “{template}”"
+        matrix = confusion_matrix(targets, predictions, len(labels))  # (C, C) counts
+        self.chart.replace(plots.confusion_heatmap(matrix, labels, title=title))

@@ -81,7 +81,7 @@ def test_a_wrong_address_is_reported(checkout, cell, part):
 
 def test_a_changed_address_reaches_every_place(checkout):
     pyproject = checkout / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("https://github.com/clipviz/clipviz", "https://github.com/me/fork"))
+    pyproject.write_text(pyproject.read_text().replace(REPO, "https://github.com/me/fork"))
     stale, _ = sync_links.sync(checkout, write=False)
     assert sorted(stale) == ["README.md: notebook table", "notebooks/01_start_here.ipynb: badges",
                              "notebooks/01_start_here.ipynb: setup cell"]
@@ -136,12 +136,12 @@ def test_binder_and_requirements_name_the_same_packages_with_overlapping_ranges(
     assert sorted(set(binder) - {"jupyterlab"}) == sorted(runtime), \
         "binder/requirements.txt must list requirements.txt's packages (plus jupyterlab)"
     for name, req in runtime.items():
+        ours, theirs = req.specifier, binder[name].specifier
         # a version both accept: the higher of the two lower bounds (or a far-future one when neither has one)
-        lows = [Version(s.version) for s in [*req.specifier, *binder[name].specifier] if s.operator in (">=", "==", "~=")]
+        lows = [Version(spec.version) for spec in [*ours, *theirs] if spec.operator in (">=", "==", "~=")]
         candidate = max(lows, default=Version("999"))
-        assert req.specifier.contains(candidate, prereleases=True) and \
-            binder[name].specifier.contains(candidate, prereleases=True), \
-            f"{name}: requirements.txt says {req.specifier}, binder/requirements.txt {binder[name].specifier}; no version fits both"
+        assert ours.contains(candidate, prereleases=True) and theirs.contains(candidate, prereleases=True), \
+            f"{name}: requirements.txt says {ours}, binder/requirements.txt {theirs}; no version fits both"
 
 
 def test_binder_installs_clipviz_and_cpu_torch():

@@ -86,11 +86,12 @@ def sync_notebook(nb, repo: str, name: str) -> list[str]:
     if first is None or first.cell_type != "markdown":
         raise ValueError(f"{name}: the first cell must be a markdown cell (badges, then the '# ' title)")
     lines = first.source.splitlines()
-    while lines and (lines[0].startswith("[![") or not lines[0].strip()):  # 1) old badges and blank lines
+    while lines and (lines[0].startswith("[![") or lines[0].strip() in ("", "<!-- badges -->")):  # 1) old badges
         lines.pop(0)
     source = "\n".join([badges(repo, name), ""] + lines)
     if source != first.source:
-        first.source, changed = source, changed + ["badges"]
+        first.source = source
+        changed.append("badges")
 
     code = next((cell for cell in nb.cells if cell.cell_type == "code"), None)  # 2) the setup cell
     if code is None:
@@ -98,11 +99,12 @@ def sync_notebook(nb, repo: str, name: str) -> list[str]:
     if SETUP_START in code.source and SETUP_END in code.source:
         before, rest = code.source.split(SETUP_START, 1)
         author = rest.split(SETUP_END, 1)[1]
-    else:
-        before, author = "", "\n" + code.source if code.source else ""
+    else:  # no block yet: it goes on top of the author's code
+        before, author = "", ("\n" + code.source) if code.source else ""
     source = before + setup_block(repo) + author
     if source != code.source:
-        code.source, changed = source, changed + ["setup cell"]
+        code.source = source
+        changed.append("setup cell")
     return changed
 
 
