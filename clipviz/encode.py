@@ -113,7 +113,8 @@ def encode_images(bundle: ClipBundle, images, batch_size: int = 256,
     was_training = model.training
     model.eval()
     try:
-        out = [model.encode_image(pixels[i:i + batch_size].to(device), normalize=True).float().cpu()
+        dtype = next(model.visual.parameters()).dtype  # float32, or bfloat16 for a load_clip(precision="bf16")
+        out = [model.encode_image(pixels[i:i + batch_size].to(device, dtype), normalize=True).float().cpu()
                for i in range(0, len(pixels), batch_size)]  # list of (B, D)
     finally:
         model.train(was_training)

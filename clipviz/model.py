@@ -208,17 +208,35 @@ def _weights_cached(pretrained_cfg: dict) -> bool:
     return any(isinstance(try_to_load_from_cache("/".join(parts[:2]), f), str) for f in files)
 
 
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@contextmanager
+def _default_dtype(dtype: torch.dtype):
+    """Create parameters directly in `dtype`, so a bf16 model never exists in fp32 (half the peak memory)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
 def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k",
-              device: str | torch.device | None = None) -> ClipBundle:
+              device: str | torch.device | None = None, precision: str = "fp32") -> ClipBundle:
     """Any open_clip model as a ClipBundle.
 
     name: an open_clip architecture ("ViT-B-32", "RN50", ...; see open_clip.list_models()).
     pretrained: an open_clip tag (see available_models()), a path to a local weights
         file, or None for random weights (a dry run that costs the same compute).
     device: where to put it; None picks CUDA, then MPS, then CPU.
+    precision: "fp32", or "bf16" to hold the weights in bfloat16: half the memory
+        (ViT-B-32: 600 -> 300 MB, what fits a 2 GB Binder) for nearly the same embeddings.
     Raises ValueError for an unknown name or tag (listing the valid ones) and
     PretrainedUnavailable, within seconds, when a tag's weights cannot be downloaded.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {tuple(PRECISIONS)}")
     if name not in open_clip.list_models():
         close = (difflib.get_close_matches(name, open_clip.list_models(), n=8, cutoff=0.5)  # "ViT-B/32" -> "ViT-B-32"
                  or [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10])
@@ -242,7 +260,7 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
                 f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
                 f"cv.load(cv.SHIPPED).")
     try:
-        with _quiet_open_clip():
+        with _quiet_open_clip(), _default_dtype(PRECISIONS[precision]):
             model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
     except Exception as err:  # a corrupt or foreign file fails deep inside torch.load or load_state_dict
         raise PretrainedUnavailable(f"open_clip could not load {name} with pretrained={pretrained!r}: {err}. "

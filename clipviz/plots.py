@@ -178,7 +178,8 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
         centres = np.stack([xyz[[i for i, k in enumerate(kinds) if k == kind]].mean(0) for kind in ("image", "text")])
         coords = dict(x=centres[:, 0], y=centres[:, 1], **({"z": centres[:, 2]} if three_d else {}))
         fig.add_trace(scatter(**coords, mode="lines+markers+text", name="modality gap",
-                              text=["image centroid", "text centroid"], textposition="top center",
+                              text=["image centroid", "text centroid"],
+                              textposition=["bottom center", "top center"],
                               line=dict(color="black", width=4, dash="dash"),
                               marker=dict(size=8 if three_d else 16, color=[IMAGE_COLOUR, TEXT_COLOUR],
                                           symbol="x")))

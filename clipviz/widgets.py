@@ -210,7 +210,7 @@ class CaptionProbe(App):
         captions, probs = self.probabilities()
         best = int(probs.argmax())
         fresh = plots.probability_bars(probs, captions, highlight=best,
-                                       title=f"CLIP's guess: &ldquo;{html.escape(captions[best])}&rdquo;")
+                                       title=f"CLIP's guess: “{html.escape(captions[best])}”")
         self.chart.replace(fresh)
 
 
@@ -402,8 +402,8 @@ class EmbeddingMap(App):
                                  description="colour by")
         self.pairs = W.Checkbox(value=True, description="join each image to its caption")
         self.gap = W.HTML()
-        self.preview = W.Image(format="png", width=96, height=96)
-        self.preview_caption = W.HTML()
+        self.preview = W.Image(format="png", width=96, height=96, layout=W.Layout(display="none"))
+        self.preview_caption = W.HTML("<small>hover over or click a point to see its image</small>")
         self.image_emb = encode_images(bundle, data.images)  # (N, D)
         self.text_emb = encode_texts(bundle, data.captions)  # (N, D)
         self.chart = LiveFigure(go.Figure())
@@ -441,6 +441,7 @@ class EmbeddingMap(App):
         index = trace.customdata[points.point_inds[0]]
         item = index % len(self.data)
         self.preview.value = _png(self.data.images[item], 96)
+        self.preview.layout.display = None
         self.preview_caption.value = f"<small>{html.escape(self.data.captions[item])}</small>"
 
 

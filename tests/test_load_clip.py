@@ -48,3 +48,20 @@ def test_corrupt_weights_file_is_explained(tmp_path):
     path.write_bytes(b"not weights at all")
     with pytest.raises(cv.PretrainedUnavailable, match="could not load clipviz-tiny"):
         cv.load_clip("clipviz-tiny", pretrained=str(path))
+
+
+def test_bf16_weights_halve_the_memory_and_still_encode(untrained, tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(untrained.model.state_dict(), path)
+    half = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu", precision="bf16")
+    assert {p.dtype for p in half.model.parameters()} == {torch.bfloat16}
+    full_bytes = sum(p.numel() * p.element_size() for p in untrained.model.parameters())
+    assert sum(p.numel() * p.element_size() for p in half.model.parameters()) == full_bytes // 2
+    full = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu")  # same file, same preprocessing
+    texts, images = ["a red circle", "a blue square"], torch.rand(2, 3, 32, 32)
+    emb = cv.encode_texts(half, texts)
+    assert emb.dtype == torch.float32
+    assert (emb * cv.encode_texts(full, texts)).sum(-1).min() > 0.99  # cosine between bf16 and fp32 embeddings
+    assert (cv.encode_images(half, images) * cv.encode_images(full, images)).sum(-1).min() > 0.99
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        cv.load_clip("clipviz-tiny", pretrained=None, precision="fp8")
