@@ -285,7 +285,7 @@ class ContrastiveExplorer(App):
         self.n = W.IntSlider(value=n, min=2, max=min(32, len(data)), description="batch N")
         scale = min(bundle.model.logit_scale.exp().item(), 100.0)
         self.scale = W.FloatLogSlider(value=scale, base=10, min=0, max=2, step=0.05, description="logit scale")
-        self.view = W.ToggleButtons(options=self.VIEWS, value=self.VIEWS[0])
+        self.view = W.ToggleButtons(options=self.VIEWS, value=self.VIEWS[0], style={"button_width": "auto"})
         self.shuffle = W.Checkbox(value=False, description="shuffle the captions")
         self.duplicates = W.Checkbox(value=False, description="duplicate captions (false negatives)")
         self.readout = W.HTML()
