@@ -14,7 +14,7 @@ The package follows the story the notebooks tell:
     >>> import clipviz as cv
     >>> world = cv.ShapesWorld(seed=0)
     >>> bundle = cv.mini_clip("tiny")
-    >>> history = cv.train(bundle, world.dataset("train", n=12000))
+    >>> history = cv.train(bundle, world.dataset("train", n=24000))
 """
 from . import exercises
 from .checkpoint import ASSETS, SHIPPED, CheckpointError, load, save

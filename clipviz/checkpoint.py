@@ -30,7 +30,7 @@ class CheckpointError(ValueError):
 def save(bundle: ClipBundle, path: str | os.PathLike, **metadata) -> str:
     """Write `bundle` (config and weights) to `path` atomically.
 
-    metadata: extra plain values to store (e.g. steps=1500, heldout_top1=0.97).
+    metadata: extra plain values to store (e.g. steps=1700, heldout_top1=0.97).
     Returns the path written.
     """
     path = os.fspath(path)

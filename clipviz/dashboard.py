@@ -40,7 +40,7 @@ class TrainingDashboard(App):
         self.preset = W.Dropdown(options=sorted(PRESETS), value="tiny", description="preset")
         self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256], value=128, description="batch size")
         self.lr = W.FloatLogSlider(value=3e-3, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
-        self.steps = W.IntSlider(value=150 if FAST else 1500, min=10, max=5000, step=10, description="steps")
+        self.steps = W.IntSlider(value=150 if FAST else 1700, min=10, max=5000, step=10, description="steps")
         self.learn_temperature = W.Checkbox(value=True, description="learn the temperature")
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("clipviz-start")

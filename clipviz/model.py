@@ -39,7 +39,7 @@ class MiniClipConfig:
     text_width: int = 32  # channels of the text transformer; its token table (49,408 x width) dominates the size
     text_layers: int = 2  # transformer blocks in the text tower
     text_heads: int = 4  # attention heads in the text tower
-    context_length: int = 20  # tokens per caption, start and end tokens included; longer texts are cut
+    context_length: int = 16  # tokens per caption, start and end included (the longest caption has 13); longer ones are cut
     embed_dim: int = 64  # size of the shared embedding space both towers project into
     quick_gelu: bool = True  # x * sigmoid(1.702 x), as in OpenAI's CLIP; cheaper on a CPU than the exact GELU
 

@@ -123,7 +123,7 @@ def test_wrong_types_and_empty_inputs(untrained):
 
 def test_over_long_text_is_cut_with_a_warning(untrained):
     long = "a small red circle on the left " * 10
-    with pytest.warns(UserWarning, match="longer than the model's 20-token context"):
+    with pytest.warns(UserWarning, match="longer than the model's 16-token context"):
         emb = cv.encode_texts(untrained, [long])
     assert emb.shape == (1, 64)
     with warnings.catch_warnings():
