@@ -75,7 +75,7 @@ def similarity_heatmap(similarity, image_labels: Sequence[str] | None = None,
             fig.add_layout_image(source=image_uri(thumb), xref="x", yref="y", x=-0.55, y=i, sizex=0.9, sizey=0.9,
                                  xanchor="right", yanchor="middle", layer="above")
         fig.update_xaxes(range=[-1.5, m - 0.5])
-    fig.update_layout(title=title, template=TEMPLATE, height=max(320, 28 * n + 180),
+    fig.update_layout(title=title, template=TEMPLATE, height=max(400, 28 * n + 260),  # room for the tilted captions
                       xaxis_title="texts", yaxis_title="images", margin=dict(l=40, r=20, t=50, b=40))
     return fig
 

@@ -90,7 +90,7 @@ def test_a_changed_address_reaches_every_place(checkout):
 def run_setup_cell(modules):
     """Execute the generated setup block with `modules` as sys.modules; return what it tried to run."""
     calls = []
-    fake_sys = types.SimpleNamespace(modules=modules, executable=sys.executable)
+    fake_sys = types.SimpleNamespace(modules=modules, executable=sys.executable, path=[])
     fake_subprocess = types.SimpleNamespace(run=lambda *args, **kwargs: calls.append(("run", args[0])))
     fake_os = types.SimpleNamespace(path=types.SimpleNamespace(isdir=lambda path: False),
                                     chdir=lambda path: calls.append(("chdir", path)))
@@ -103,6 +103,7 @@ def run_setup_cell(modules):
 
     code = sync_links.setup_block(REPO)
     exec(compile(code, "<setup cell>", "exec"), {"__builtins__": {**vars(builtins), "__import__": fake_import}})
+    calls += [("sys.path", entry) for entry in fake_sys.path]
     return calls
 
 
@@ -117,6 +118,8 @@ def test_setup_cell_on_colab_installs_clipviz_from_the_repository_and_enables_wi
     assert runs[1][1:4] == ["-m", "pip", "install"]
     assert not any("torch" in arg or "ipywidgets" in arg for args in runs for arg in args)  # Colab's stay
     assert ("widgets", None) in calls
+    assert ("chdir", "/content/clipviz/notebooks") in calls  # next to ../assets, which the chapters load
+    assert ("sys.path", "/content/clipviz") in calls  # the clone's package, whose assets/ sit beside it
 
 
 def requirements(path):

@@ -62,6 +62,7 @@ def setup_block(repo: str) -> str:
         '    if not os.path.isdir("/content/clipviz"):',
         f'        subprocess.run(["git", "clone", "--quiet", "--depth=1", "{repo}", "/content/clipviz"], check=True)',
         '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "/content/clipviz"], check=True)',
+        '    sys.path.insert(0, "/content/clipviz")  # import the clone itself: its assets/ sit beside the package',
         '    os.chdir("/content/clipviz/notebooks")',
         "    from google.colab import output",
         "    output.enable_custom_widget_manager()  # Colab's widget manager draws ipywidgets and plotly widgets",
