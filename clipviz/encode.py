@@ -14,6 +14,7 @@ import os
 import re
 import warnings
 import weakref
+from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
@@ -86,15 +87,28 @@ def _as_pixel_batch(bundle: ClipBundle, images) -> torch.Tensor:
         size = bundle.image_size
         if images.shape[-2:] != (size, size):
             images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        mean = torch.tensor(cfg["mean"], dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-        std = torch.tensor(cfg["std"], dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-        return (images - mean) / std
+        scale = 1 / torch.tensor(cfg["std"], dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+        shift = -torch.tensor(cfg["mean"], dtype=images.dtype, device=images.device).view(1, 3, 1, 1) * scale
+        return torch.addcmul(shift, images, scale)  # (images - mean) / std, in one pass over the pixels
     if isinstance(images, (str, os.PathLike, Image.Image)):
         images = [images]
     images = list(images)
     if not images:
         raise ValueError("no images to encode: the list is empty")
     return torch.stack([bundle.preprocess(load_image(im)) for im in images])
+
+
+@contextmanager
+def _eval_mode(model: torch.nn.Module):
+    """Run in eval mode (no dropout), then put a model that was training back into training."""
+    was_training = model.training
+    if was_training:
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
 
 
 @torch.no_grad()
@@ -110,15 +124,11 @@ def encode_images(bundle: ClipBundle, images, batch_size: int = 256,
     """
     model, device = bundle.model, torch.device(device) if device is not None else bundle.device
     pixels = _as_pixel_batch(bundle, images)  # (N, 3, H, W)
-    was_training = model.training
-    model.eval()
-    try:
-        dtype = next(model.visual.parameters()).dtype  # float32, or bfloat16 for a load_clip(precision="bf16")
+    dtype = next(model.visual.parameters()).dtype  # float32, or bfloat16 for a load_clip(precision="bf16")
+    with _eval_mode(model):
         out = [model.encode_image(pixels[i:i + batch_size].to(device, dtype), normalize=True).float().cpu()
                for i in range(0, len(pixels), batch_size)]  # list of (B, D)
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
+    return out[0] if len(out) == 1 else torch.cat(out)
 
 
 def tokenize(bundle: ClipBundle, texts: Sequence[str]) -> torch.Tensor:
@@ -159,14 +169,10 @@ def encode_texts(bundle: ClipBundle, texts: Sequence[str], batch_size: int = 102
     """
     model, device = bundle.model, torch.device(device) if device is not None else bundle.device
     tokens = tokenize(bundle, texts)  # (M, context_length)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
         out = [model.encode_text(tokens[i:i + batch_size].to(device), normalize=True).float().cpu()
                for i in range(0, len(tokens), batch_size)]  # list of (B, D)
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
+    return out[0] if len(out) == 1 else torch.cat(out)
 
 
 # ---------------------------------------------------------------------------------------------
