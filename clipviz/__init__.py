@@ -48,7 +48,7 @@ __all__ = [
 
 def __getattr__(name):
     """cv.plots, cv.widgets, cv.dashboard, cv.bench: imported on first use, so `import clipviz` stays light."""
-    if name in ("plots", "widgets", "dashboard", "bench", "photos"):
+    if name in ("plots", "widgets", "dashboard", "bench"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'clipviz' has no attribute {name!r}")

@@ -366,6 +366,9 @@ class PromptEffects(App):
         out = [box.value.strip() for box in self.boxes if box.value.strip()]
         if not out:
             raise ValueError("every prompt box is empty: write at least one prompt such as 'a photo of a {}'")
+        for t in out:
+            if "{}" not in t:
+                raise ValueError(f"the prompt {t!r} needs a {{}} where the label goes, e.g. 'a photo of a {{}}'")
         return out
 
     def probabilities(self) -> tuple[list[str], torch.Tensor]:
@@ -374,12 +377,15 @@ class PromptEffects(App):
         name = self.picker.dropdown.value
         if name not in self._image_cache:
             self._image_cache[name] = encode_images(self.bundle, self.picker.batch())
-        img = self._image_cache[name]
-        rows = [zero_shot_classifier(self.bundle, self.labels, [t]).probs(img, self.scale.value)[0] for t in templates]
+        img = self._image_cache[name]  # (1, D)
+        prompts = [t.format(label) for t in templates for label in self.labels]  # T * C prompts, template-major
+        emb = encode_texts(self.bundle, prompts).view(len(templates), len(self.labels), -1)  # (T, C, D), encoded once
+        weights = list(emb)  # one classifier per template: (C, D) each
         names = list(templates)
         if self.ensemble.value and len(templates) > 1:
-            rows.append(zero_shot_classifier(self.bundle, self.labels, templates).probs(img, self.scale.value)[0])
+            weights.append(emb.mean(dim=0))  # prompt ensembling, as zero_shot_classifier does it
             names.append("ensemble of all prompts")
+        rows = [(self.scale.value * similarity_matrix(img, w)).softmax(dim=-1)[0] for w in weights]  # (C,) each
         return names, torch.stack(rows)
 
     def refresh(self) -> None:
