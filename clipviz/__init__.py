@@ -17,8 +17,8 @@ The package follows the story the notebooks tell:
     >>> history = cv.train(bundle, world.dataset("train", n=24000))
 """
 from . import exercises
-from .checkpoint import ASSETS, SHIPPED, CheckpointError, load, save
-from .data import Attributes, Dataset, ShapesWorld
+from .checkpoint import ASSETS, SHIPPED, CheckpointError, load_checkpoint, save_checkpoint
+from .data import Attributes, ImageTextPairs, ShapesWorld
 from .encode import encode_folder, encode_images, encode_texts, load_image
 from .loss import ContrastiveLoss, contrastive_loss
 from .photos import load_photos
@@ -31,7 +31,7 @@ from .zeroshot import ZeroShotClassifier, caption_accuracy, zero_shot_classifier
 
 __all__ = [
     # data
-    "ShapesWorld", "Dataset", "Attributes",
+    "ShapesWorld", "ImageTextPairs", "Attributes",
     # models
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable",
@@ -40,7 +40,7 @@ __all__ = [
     "ContrastiveLoss",
     "zero_shot_classifier", "ZeroShotClassifier", "caption_accuracy", "modality_gap", "project",
     # training and checkpoints
-    "train", "History", "Event", "TrainingDiverged", "save", "load", "CheckpointError", "ASSETS", "SHIPPED",
+    "train", "History", "Event", "TrainingDiverged", "save_checkpoint", "load_checkpoint", "CheckpointError", "ASSETS", "SHIPPED",
     # notebooks
     "exercises", "load_photos",
 ]

@@ -1,6 +1,6 @@
 """Command line: `python -m clipviz train ...` and `python -m clipviz bench ...`.
 
-    python -m clipviz train --preset tiny --out assets/mini_clip_shapes.pt
+    python -m clipviz train --preset tiny --out clipviz/assets/mini_clip_shapes.pt
     python -m clipviz bench [--quick] [--device cpu|cuda] [--json PATH]
 """
 from __future__ import annotations
@@ -12,15 +12,19 @@ from .model import PRESETS
 
 
 def _train(args) -> int:
-    from . import ShapesWorld, caption_accuracy, mini_clip, save, train
-    from .train import TRAIN_IMAGES
+    import dataclasses
 
+    from . import ShapesWorld, caption_accuracy, mini_clip, save_checkpoint, train
+    from .train import recipe
+
+    changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                                     train_images=args.n).items() if v is not None}
+    config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
     world = ShapesWorld(seed=args.seed)
-    data = world.dataset("train", n=args.n or TRAIN_IMAGES)
+    data = world.dataset("train", n=config.train_images)
     bundle = mini_clip(args.preset, seed=args.seed, device=args.device)
-    recipe = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr).items() if v is not None}
-    print(f"training {bundle} on {len(data)} shapes-world pairs, {recipe or 'default recipe'}", flush=True)
-    history = train(bundle, data, seed=args.seed, **recipe)
+    print(f"training {bundle} on {len(data)} shapes-world pairs with {config}", flush=True)
+    history = train(bundle, data, config, seed=args.seed)
     seen = caption_accuracy(bundle, world.dataset("test", 1000))
     heldout = caption_accuracy(bundle, world.dataset("heldout", 1000))
     print(f"{history.stopped} after {len(history.step)} steps in {history.seconds:.1f} s: "
@@ -28,8 +32,8 @@ def _train(args) -> int:
     if history.stopped != "finished":
         print("training did not finish; not saving", file=sys.stderr)
         return 1
-    save(bundle, args.out, **{**recipe, "preset": args.preset, "seed": args.seed, "steps": len(history.step),
-                              "train_images": len(data), "seen_top1": seen, "heldout_top1": heldout})
+    save_checkpoint(bundle, args.out, **{**dataclasses.asdict(config), "preset": args.preset, "seed": args.seed,
+                                         "steps": len(history.step), "seen_top1": seen, "heldout_top1": heldout})
     print(f"saved {args.out}")
     return 0
 
@@ -48,7 +52,8 @@ def main(argv=None) -> int:
     t.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="model preset")
     t.add_argument("--out", required=True, help="checkpoint path to write")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--n", type=int, default=None, help="training images (default: clipviz.train.TRAIN_IMAGES)")
+    t.add_argument("--fast", action="store_true", help="start from the fast recipe (cv.recipe('fast'))")
+    t.add_argument("--n", type=int, default=None, help="training images (default: the recipe's train_images)")
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None)

@@ -1,10 +1,10 @@
 """Checkpoints: save a trained CLIP with its config, and load it back safely.
 
 A checkpoint is one torch file holding a small dict: a format tag, the open_clip
-model config, the preprocessing settings and the weights. `save` writes to a
+model config, the preprocessing settings and the weights. `save_checkpoint` writes to a
 temporary file beside the target and renames it over the target only once the
 write is complete, so a crash mid-write never replaces a good checkpoint with a
-broken one. `load` uses torch.load(weights_only=True), which refuses to run code
+broken one. `load_checkpoint` uses torch.load(weights_only=True), which refuses to run code
 hidden in a file, and explains what is wrong with a missing, truncated or foreign file.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
+from importlib import resources
 import zipfile
 
 import torch
@@ -19,15 +20,15 @@ import torch
 from .model import ClipBundle, _from_config, pick_device
 
 FORMAT = "clipviz-checkpoint-v1"
-ASSETS = pathlib.Path(__file__).resolve().parent.parent / "assets"  # the repository's assets/ folder
-SHIPPED = ASSETS / "mini_clip_shapes.pt"  # the trained tiny CLIP (python -m clipviz train --out ...)
+ASSETS = pathlib.Path(os.fspath(resources.files("clipviz") / "assets"))  # package data: the shipped model and photos
+SHIPPED = ASSETS / "mini_clip_shapes.pt"  # the trained tiny CLIP (python -m clipviz train --out clipviz/assets/mini_clip_shapes.pt)
 
 
 class CheckpointError(ValueError):
     """A file that cannot be loaded as a clipviz checkpoint."""
 
 
-def save(bundle: ClipBundle, path: str | os.PathLike, **metadata) -> str:
+def save_checkpoint(bundle: ClipBundle, path: str | os.PathLike, **metadata) -> str:
     """Write `bundle` (config and weights) to `path` atomically.
 
     metadata: extra plain values to store (e.g. steps=1700, heldout_top1=0.97).
@@ -57,8 +58,8 @@ def save(bundle: ClipBundle, path: str | os.PathLike, **metadata) -> str:
     return path
 
 
-def load(path: str | os.PathLike, device: str | torch.device | None = None) -> ClipBundle:
-    """Load a checkpoint written by `save` (or `python -m clipviz train`).
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None) -> ClipBundle:
+    """Load a checkpoint written by `save_checkpoint` (or `python -m clipviz train`).
 
     device: where to put the model; None picks CUDA, then MPS, then CPU.
     Raises FileNotFoundError for a missing file and CheckpointError for a
@@ -67,7 +68,7 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> C
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}. Train one with `python -m clipviz train --out {path}` "
-                                f"or load the shipped model with cv.load(cv.SHIPPED)")
+                                f"or load the shipped model with cv.load_checkpoint(cv.SHIPPED)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:

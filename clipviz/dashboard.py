@@ -7,41 +7,39 @@ batch. The dashboard only draws; all the learning is `clipviz.train`.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
-import os
 import threading
 import time
 
 import ipywidgets as W
 
 from . import plots
-from .checkpoint import save
+from .checkpoint import save_checkpoint
 from .encode import encode_images, encode_texts
 from .model import PRESETS, mini_clip, pick_device
 from .similarity import similarity_matrix
-from .train import TRAIN_IMAGES, train
+from .train import recipe, train
 from .widgets import App, LiveFigure
-
-FAST = os.environ.get("CLIPVIZ_FAST") == "1"  # CI and quick classroom runs: short training
-
 
 class TrainingDashboard(App):
     """Start/stop training of a fresh mini CLIP, with live loss, accuracy, logit scale and probe matrix.
 
-    world: the ShapesWorld to train on. n: training images (default TRAIN_IMAGES, 3000 in fast mode).
+    world: the ShapesWorld to train on. n: training images (default: recipe().train_images).
     After training, `.bundle` is the trained model and `.history` its History.
     """
 
     def __init__(self, world, n: int | None = None, probe_size: int = 8):
         self.world = world
-        self.data = world.dataset("train", n or (3000 if FAST else TRAIN_IMAGES))
+        self.config = recipe()  # the kit's recipe (the fast one when CLIPVIZ_FAST=1); the controls start from it
+        self.data = world.dataset("train", n or self.config.train_images)
         self.probe = world.dataset("test", probe_size)
         self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
         self.preset = W.Dropdown(options=sorted(PRESETS), value="tiny", description="preset")
-        self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256], value=128, description="batch size")
-        self.lr = W.FloatLogSlider(value=3e-3, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
-        self.steps = W.IntSlider(value=150 if FAST else 1700, min=10, max=5000, step=10, description="steps")
-        self.learn_temperature = W.Checkbox(value=True, description="learn the temperature")
+        self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256], value=self.config.batch_size, description="batch size")
+        self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
+        self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
+        self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("clipviz-start")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -97,9 +95,10 @@ class TrainingDashboard(App):
             return self._stop.is_set()
 
         try:
-            self.history = train(self.bundle, self.data, steps=self.steps.value, batch_size=self.batch_size.value,
-                                 lr=self.lr.value, learn_temperature=self.learn_temperature.value,
-                                 eval_every=max(10, self.steps.value // 6),
+            config = dataclasses.replace(self.config, steps=self.steps.value, batch_size=self.batch_size.value,
+                                         lr=self.lr.value, learn_temperature=self.learn_temperature.value,
+                                         eval_every=max(10, self.steps.value // 6))
+            self.history = train(self.bundle, self.data, config,
                                  eval_sets={"seen": self.world.dataset("test", 200),
                                             "heldout": self.world.dataset("heldout", 200)},
                                  callbacks=[on_event])
@@ -139,6 +138,6 @@ class TrainingDashboard(App):
             raise RuntimeError("nothing to save yet: press Start to train a model first")
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("training is still running: press Stop, then Save")
-        path = save(self.bundle, self.save_path.value.strip() or "my_mini_clip.pt")
-        self.status.value = f"saved <code>{html.escape(path)}</code>; load it with <code>cv.load({path!r})</code>"
+        path = save_checkpoint(self.bundle, self.save_path.value.strip() or "my_mini_clip.pt")
+        self.status.value = f"saved <code>{html.escape(path)}</code>; load it with <code>cv.load_checkpoint({path!r})</code>"
         return path

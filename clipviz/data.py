@@ -71,7 +71,7 @@ class Attributes(NamedTuple):
 
 
 @dataclass
-class Dataset:
+class ImageTextPairs:
     """A batch of shapes-world images with their captions.
 
     images: (N, 3, H, W) float32 tensor, pixel values in [0, 1] (not normalised).
@@ -89,12 +89,12 @@ class Dataset:
         return len(self.captions)
 
     def __repr__(self) -> str:
-        return f"Dataset(split={self.split!r}, style={self.style!r}, n={len(self)}, images={tuple(self.images.shape)})"
+        return f"ImageTextPairs(split={self.split!r}, style={self.style!r}, n={len(self)}, images={tuple(self.images.shape)})"
 
-    def subset(self, index) -> "Dataset":
-        """The items at `index` (a slice, or a sequence of ints) as a new Dataset."""
+    def subset(self, index) -> "ImageTextPairs":
+        """The items at `index` (a slice, or a sequence of ints) as a new ImageTextPairs."""
         idx = list(range(len(self)))[index] if isinstance(index, slice) else [int(i) for i in index]
-        return Dataset(self.images[idx], [self.captions[i] for i in idx],
+        return ImageTextPairs(self.images[idx], [self.captions[i] for i in idx],
                        [self.attributes[i] for i in idx], self.split, self.style, self.world)
 
     def labels(self, kind: str = "colour shape") -> tuple[list[str], list[int]]:
@@ -179,7 +179,7 @@ class ShapesWorld:
         """The canonical caption of every combination, in `self.combinations` order."""
         return [self.caption(a) for a in self.combinations]
 
-    def dataset(self, split: str = "train", n: int = 1000, style: str = "photo") -> Dataset:
+    def dataset(self, split: str = "train", n: int = 1000, style: str = "photo") -> ImageTextPairs:
         """Render n images of one split.
 
         split: "train" (seen compositions, a random caption template per image),
@@ -187,7 +187,7 @@ class ShapesWorld:
             "heldout" (only the held-out compositions, canonical captions),
             "all" (every composition, canonical captions).
         style: "photo" or "sketch".
-        Returns a Dataset; the same (seed, split, n, style) always gives the same one.
+        Returns a ImageTextPairs; the same (seed, split, n, style) always gives the same one.
         """
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
@@ -206,7 +206,7 @@ class ShapesWorld:
         templates = rng.integers(0, len(TEMPLATES), size=n) if split == "train" else np.zeros(n, int)
         captions = [self.caption(a, int(t)) for a, t in zip(attributes, templates)]
         images = self.render(attributes, style, rng)
-        return Dataset(images, captions, attributes, split, style, self)
+        return ImageTextPairs(images, captions, attributes, split, style, self)
 
     def render(self, attributes: list[Attributes], style: str = "photo",
                rng: np.random.Generator | None = None) -> torch.Tensor:

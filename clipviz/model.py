@@ -12,10 +12,14 @@ Only the sizes are small: a 32x32 image, two transformer layers per tower.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import logging
 import os
 import socket
+import tempfile
 import threading
+from pathlib import Path
 from urllib.parse import urlparse
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +47,16 @@ class MiniClipConfig:
     embed_dim: int = 64  # size of the shared embedding space both towers project into
     quick_gelu: bool = True  # x * sigmoid(1.702 x), as in OpenAI's CLIP; cheaper on a CPU than the exact GELU
 
+    @classmethod
+    def from_preset(cls, preset: str) -> "MiniClipConfig":
+        """The config of a preset, read back from its JSON file."""
+        cfg = open_clip.get_model_config(f"clipviz-{preset}")
+        v, t = cfg["vision_cfg"], cfg["text_cfg"]
+        return cls(image_size=v["image_size"], patch_size=v["patch_size"], vision_width=v["width"],
+                   vision_layers=v["layers"], vision_head_width=v["head_width"], text_width=t["width"],
+                   text_layers=t["layers"], text_heads=t["heads"], context_length=t["context_length"],
+                   embed_dim=cfg["embed_dim"], quick_gelu=cfg.get("quick_gelu", False))
+
     def open_clip_config(self) -> dict:
         """This config in open_clip's own format (as in open_clip/model_configs/*.json)."""
         return dict(
@@ -55,15 +69,28 @@ class MiniClipConfig:
         )
 
 
-PRESETS = {
-    "tiny": dict(),  # 1.7M params (1.6M of them the token table), 6.9 MB checkpoint; ~1 min on 2 CPU cores
-    "small": dict(vision_width=128, vision_layers=4, vision_head_width=32,
-                  text_width=64, text_layers=3, embed_dim=128),  # 3.9M params, 15 MB; a few minutes on CPU
+CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"  # the presets, as open_clip model-config JSON
+PRESETS = {  # name -> size; each is the file model_configs/clipviz-<name>.json, open it to read the sizes
+    "tiny": "1.7M params (1.6M of them the token table), 6.9 MB checkpoint; ~1 min on 2 CPU cores",
+    "small": "3.9M params, 15 MB checkpoint; a few minutes on 2 CPU cores",
 }
+open_clip.add_model_config(CONFIG_DIR)  # open_clip.create_model("clipviz-tiny") builds them too
 
-# Register the presets with open_clip, so open_clip.create_model("clipviz-tiny") builds them too.
-for _name, _overrides in PRESETS.items():
-    open_clip.factory._MODEL_CONFIGS[f"clipviz-{_name}"] = MiniClipConfig(**_overrides).open_clip_config()
+
+def register_config(config: "MiniClipConfig | dict") -> str:
+    """Register a model config with open_clip (public add_model_config) and return its model name.
+
+    config: a MiniClipConfig, or an open_clip config dict (embed_dim, vision_cfg, text_cfg).
+    The name is "clipviz-custom-<digest of the config>", so equal configs share one name.
+    """
+    cfg = config.open_clip_config() if isinstance(config, MiniClipConfig) else dict(config)
+    text = json.dumps(cfg, sort_keys=True)
+    name = f"clipviz-custom-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    if name not in open_clip.list_models():
+        folder = Path(tempfile.mkdtemp(prefix="clipviz-configs-"))
+        (folder / f"{name}.json").write_text(text)
+        open_clip.add_model_config(folder / f"{name}.json")
+    return name
 
 
 class PretrainedUnavailable(RuntimeError):
@@ -134,16 +161,21 @@ def _quiet_open_clip():
         logging.disable(previous)
 
 
-def mini_clip(preset: str = "tiny", seed: int = 0, device: str | torch.device | None = None) -> ClipBundle:
+def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
+              device: str | torch.device | None = None) -> ClipBundle:
     """A freshly initialised mini CLIP for the shapes world.
 
-    preset: a key of PRESETS ("tiny", "small").
+    preset: a key of PRESETS ("tiny", "small"), or a MiniClipConfig of your own
+        (e.g. dataclasses.replace(MiniClipConfig.from_preset("tiny"), text_layers=1)).
     seed: the weights' random seed (same seed, same initial model).
     device: where to put it; None picks CUDA, then MPS, then CPU.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    name = f"clipviz-{preset}"
+    if isinstance(preset, MiniClipConfig):
+        name = register_config(preset)
+    elif preset in PRESETS:
+        name = f"clipviz-{preset}"
+    else:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}, or pass a MiniClipConfig")
     with torch.random.fork_rng(devices=[]), _quiet_open_clip():
         torch.manual_seed(seed)
         model, _, preprocess = open_clip.create_model_and_transforms(
@@ -155,8 +187,8 @@ def mini_clip(preset: str = "tiny", seed: int = 0, device: str | torch.device | 
 
 def _from_config(name: str, config: dict, preprocess_cfg: dict | None) -> ClipBundle:
     """An untrained bundle for an open_clip `config` (used when loading a checkpoint)."""
-    if name not in open_clip.list_models():
-        open_clip.factory._MODEL_CONFIGS[name] = config
+    if open_clip.get_model_config(name) != config:  # a config this process does not know under that name
+        name = register_config(config)
     with _quiet_open_clip():
         model, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=None, image_mean=(preprocess_cfg or {}).get("mean"),
@@ -258,7 +290,7 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
                 f"(or HF_HUB_OFFLINE=1) and they are not in the Hugging Face cache. "
                 f"Do one of: connect and run again; load a local file with "
                 f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
-                f"cv.load(cv.SHIPPED).")
+                f"cv.load_checkpoint(cv.SHIPPED).")
     try:
         with _quiet_open_clip(), _default_dtype(PRECISIONS[precision]):
             model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)

@@ -13,20 +13,52 @@ reports into live plots. Without callbacks it shows a tqdm progress bar.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
 
-from .data import Dataset
+from .data import ImageTextPairs
 from .encode import _as_pixel_batch, tokenize
 from .loss import contrastive_loss
 from .model import ClipBundle
 from .zeroshot import caption_accuracy
 
-TRAIN_IMAGES = 24000  # size of the default training set (295 MB of float32 pixels); more images, better held-out
 MAX_LOGIT_SCALE = math.log(100)  # the paper clips the scale at 100, i.e. a temperature of at least 0.01
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe: one home for every number of it (train, dashboard, command line, bench, chapters)."""
+    steps: int = 1700  # optimiser steps
+    batch_size: int = 128  # pairs per step: each image is contrasted with batch_size - 1 wrong captions
+    lr: float = 3e-3  # peak learning rate of AdamW, reached after the warmup
+    warmup: int = 50  # steps of linear warmup before the cosine decay
+    weight_decay: float = 0.1  # AdamW decay on weight matrices (not on gains, biases, embeddings or the scale)
+    learn_temperature: bool = True  # False freezes logit_scale at its initial value (scale 1 / 0.07 = 14.3)
+    train_images: int = 24000  # images to render for training (295 MB of float32 pixels); more, better held-out
+    eval_every: int = 600  # evaluate every this many steps (and at the end); 0 for never
+
+
+RECIPES = {
+    "normal": TrainConfig(),  # the tiny preset to seen 0.99 / held-out 0.96 in ~1 min on 2 CPU cores
+    "fast": TrainConfig(steps=150, train_images=3000, eval_every=50),  # CI and quick classroom runs: ~5 s
+}
+
+
+def fast_mode() -> bool:
+    """True when CLIPVIZ_FAST=1: CI and quick classroom runs. The one place the flag is read."""
+    return os.environ.get("CLIPVIZ_FAST") == "1"
+
+
+def recipe(name: str | None = None) -> TrainConfig:
+    """The TrainConfig called `name` ("normal" or "fast"); None picks "fast" in fast mode, else "normal"."""
+    name = name or ("fast" if fast_mode() else "normal")
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+    return RECIPES[name]
 
 
 class TrainingDiverged(RuntimeError):
@@ -45,23 +77,39 @@ class History:
     logit_scale: list[float] = field(default_factory=list)  # exp(model.logit_scale) after each step
     lr: list[float] = field(default_factory=list)  # learning rate used at each step
     eval_step: list[int] = field(default_factory=list)  # steps at which the model was evaluated
-    seen_top1: list[float] = field(default_factory=list)  # accuracy on seen compositions at those steps
-    heldout_top1: list[float] = field(default_factory=list)  # accuracy on held-out compositions
+    top1: dict[str, list[float]] = field(default_factory=dict)  # eval set name -> caption accuracy at those steps
     seconds: float = 0.0  # wall-clock time of the training loop
-    stopped: str = ""  # "finished", "callback", "interrupted" or "diverged"
+    stopped: str = ""  # "finished", "callback", "interrupted", "diverged" or "error"
+
+    @property
+    def seen_top1(self) -> list[float]:
+        """Accuracies on the "seen" eval set (seen compositions), [] if there was none."""
+        return self.top1.get("seen", [])
+
+    @property
+    def heldout_top1(self) -> list[float]:
+        """Accuracies on the "heldout" eval set (compositions never shown in training), [] if there was none."""
+        return self.top1.get("heldout", [])
 
 
 @dataclass
 class Event:
-    """What a callback receives. kind is "step" or "eval"; the eval fields are None on steps."""
+    """What a callback receives. kind is "step" or "eval"; top1 is {eval set: accuracy} on evals, None on steps."""
     kind: str
     step: int
     steps: int
     loss: float
     logit_scale: float
     lr: float
-    seen_top1: float | None = None
-    heldout_top1: float | None = None
+    top1: dict[str, float] | None = None
+
+    @property
+    def seen_top1(self) -> float | None:
+        return (self.top1 or {}).get("seen")
+
+    @property
+    def heldout_top1(self) -> float | None:
+        return (self.top1 or {}).get("heldout")
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
@@ -86,25 +134,27 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
-def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int = 128, lr: float = 3e-3,
-          warmup: int = 50, weight_decay: float = 0.1, learn_temperature: bool = True,
-          callbacks: Sequence[Callable[[Event], bool | None]] = (), eval_every: int = 600,
-          eval_sets: dict[str, Dataset] | None = None, seed: int = 0) -> History:
+def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None = None, *,
+          callbacks: Sequence[Callable[[Event], bool | None]] = (),
+          eval_sets: dict[str, ImageTextPairs] | None = None, seed: int = 0) -> History:
     """Train `bundle.model` contrastively on the pairs of `data`, in place.
 
-    data: a Dataset whose images[i] and captions[i] match; images (N, 3, H, W) in [0, 1].
-    steps, batch_size, lr, warmup, weight_decay: the optimisation recipe.
-    learn_temperature: False freezes logit_scale at its current value.
+    data: ImageTextPairs whose images[i] and captions[i] match; images (N, 3, H, W) in [0, 1].
+    config: the recipe (steps, batch size, learning rate, ...); None uses recipe(), which
+        is the fast one when CLIPVIZ_FAST=1. Change one number with
+        dataclasses.replace(cv.recipe(), steps=500).
     callbacks: functions called with an Event after every step and every evaluation;
         one that returns True stops training (the model stays usable).
-    eval_every: evaluate every this many steps (and at the end); 0 for never.
-    eval_sets: {"seen": Dataset, "heldout": Dataset} to evaluate on; by default
-        built from data.world (400 test images of each kind).
+    eval_sets: {name: ImageTextPairs} to evaluate caption retrieval on, e.g.
+        {"seen": ..., "heldout": ...}; by default built from data.world (400 test
+        images of each kind). Each name's accuracies go to history.top1[name].
     seed: seed of the batch order.
     Returns a History. Ctrl-C (a KeyboardInterrupt) returns the history so far.
     Raises TrainingDiverged (with .history) if the loss becomes NaN; the weights of
     the last finite step are kept.
     """
+    config = config or recipe()
+    steps, batch_size, eval_every = config.steps, config.batch_size, config.eval_every
     if len(data) < 2:
         raise ValueError(f"need at least 2 image-caption pairs to contrast, got {len(data)}")
     if steps < 1 or batch_size < 2:
@@ -114,11 +164,12 @@ def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int 
     if eval_sets is None and eval_every and data.world is not None:
         eval_sets = {"seen": data.world.dataset("test", 400, data.style),
                      "heldout": data.world.dataset("heldout", 400, data.style)}
-    model.logit_scale.requires_grad_(learn_temperature)
-    optimizer = make_optimizer(model, lr, weight_decay)
+    eval_sets = eval_sets or {}
+    model.logit_scale.requires_grad_(config.learn_temperature)
+    optimizer = make_optimizer(model, config.lr, config.weight_decay)
     tokens = tokenize(bundle, data.captions)  # (N, context_length), tokenised once for the whole run
     generator = torch.Generator().manual_seed(seed)
-    history = History()
+    history = History(top1={name: [] for name in eval_sets})
     bar = None
     if not callbacks:
         from tqdm.auto import tqdm
@@ -132,15 +183,14 @@ def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int 
 
     def evaluate(step: int) -> bool:
         model.eval()
-        seen = caption_accuracy(bundle, eval_sets["seen"]) if "seen" in eval_sets else None
-        held = caption_accuracy(bundle, eval_sets["heldout"]) if "heldout" in eval_sets else None
+        top1 = {name: caption_accuracy(bundle, pairs) for name, pairs in eval_sets.items()}
         model.train()
         history.eval_step.append(step)
-        history.seen_top1.append(seen)
-        history.heldout_top1.append(held)
+        for name, value in top1.items():
+            history.top1[name].append(value)
         if bar is not None:
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", seen=f"{seen:.2f}", heldout=f"{held:.2f}")
-        return report(Event("eval", step, steps, history.loss[-1], history.logit_scale[-1], history.lr[-1], seen, held))
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", **{name: f"{v:.2f}" for name, v in top1.items()})
+        return report(Event("eval", step, steps, history.loss[-1], history.logit_scale[-1], history.lr[-1], top1))
 
     start = time.perf_counter()
     model.train()
@@ -150,7 +200,7 @@ def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int 
             idx = torch.randint(len(data), (batch_size,), generator=generator)
             images = _as_pixel_batch(bundle, data.images[idx]).to(device)  # (B, 3, H, W), normalised
             texts = tokens[idx].to(device)  # (B, L)
-            lr_now = lr_at(step, steps, lr, warmup)
+            lr_now = lr_at(step, steps, config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr_now
             # 2) embed both sides and score every image against every caption
@@ -161,7 +211,8 @@ def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int 
                 history.stopped = "diverged"
                 raise TrainingDiverged(
                     f"the loss became {loss.item()} at step {step + 1}; training stopped and the model keeps "
-                    f"the weights of step {step}. Lower the learning rate (now {lr:g}) and train again.", history)
+                    f"the weights of step {step}. Lower the learning rate (now {config.lr:g}) and train again.",
+                    history)
             # 3) one AdamW step, then keep the temperature in range (scale <= 100)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -185,6 +236,9 @@ def train(bundle: ClipBundle, data: Dataset, steps: int = 1700, batch_size: int 
             history.stopped = "finished"
     except KeyboardInterrupt:
         history.stopped = "interrupted"
+    except BaseException:
+        history.stopped = history.stopped or "error"
+        raise
     finally:
         model.eval()
         model.logit_scale.requires_grad_(True)

@@ -271,7 +271,7 @@ class ToyEmbeddings(App):
 class ContrastiveExplorer(App):
     """The N x N similarity matrix of a batch, its row and column softmaxes, and the loss.
 
-    bundle: a ClipBundle. data: a shapes-world Dataset to draw the batch from.
+    bundle: a ClipBundle. data: a shapes-world ImageTextPairs to draw the batch from.
     Controls: batch size N, the logit scale (1 / temperature), which matrix to view,
     shuffling the captions (the diagonal vanishes) and duplicate captions (false negatives).
     """
@@ -397,7 +397,7 @@ class PromptEffects(App):
 class EmbeddingMap(App):
     """Image and text embeddings in one scatter, with matched pairs joined and the modality gap drawn.
 
-    bundle: a ClipBundle. data: a shapes-world Dataset (its images and captions are embedded).
+    bundle: a ClipBundle. data: a shapes-world ImageTextPairs (its images and captions are embedded).
     """
 
     def __init__(self, bundle: ClipBundle, data, title: str = "embedding map"):
@@ -468,7 +468,7 @@ class ZeroShotExplorer(App):
 
     bundle: a ClipBundle. world: the ShapesWorld to draw test images from.
     n: images per (compositions, style) choice; each set is encoded once and kept.
-    Controls: the label set (a kind of `Dataset.labels`), the prompt template (Enter applies
+    Controls: the label set (a kind of `ImageTextPairs.labels`), the prompt template (Enter applies
     it), the drawing style (photo or sketch) and the compositions tested (seen in training,
     or held out). Every change rebuilds the classifier from words alone
     (`zero_shot_classifier`); the readout gives its accuracy beside chance, and the
@@ -487,7 +487,7 @@ class ZeroShotExplorer(App):
         self.split = W.ToggleButtons(options=list(self.SPLITS), value="held-out compositions", description="images")
         self.readout = W.HTML()
         self.chart = LiveFigure(plots.confusion_heatmap(np.zeros((1, 1)), ["..."]))
-        self._encoded: dict = {}  # (split, style) -> (Dataset, (n, D) image embeddings)
+        self._encoded: dict = {}  # (split, style) -> (ImageTextPairs, (n, D) image embeddings)
         self._refresh = self.guarded(self.refresh)
         self.kind.observe(self._choose_kind, "value")
         for control in (self.template, self.style, self.split):
@@ -511,7 +511,7 @@ class ZeroShotExplorer(App):
         if key not in self._encoded:
             data = self.world.dataset(key[0], self.n, key[1])
             self._encoded[key] = (data, encode_images(self.bundle, data.images))
-        data, image_emb = self._encoded[key]  # Dataset, (n, D)
+        data, image_emb = self._encoded[key]  # ImageTextPairs, (n, D)
         labels, targets = data.labels(self.kind.value)
         classifier = zero_shot_classifier(self.bundle, labels, [self.template.value.strip()])
         predictions = classifier.logits(image_emb).argmax(dim=-1)  # (n,)

@@ -76,7 +76,7 @@ def confusion_matrix(targets: Sequence[int], predictions: Sequence[int], num_cla
 
 
 def caption_accuracy(bundle: ClipBundle, data, captions: Sequence[str] | None = None) -> float:
-    """Top-1 image -> caption retrieval accuracy on a shapes-world Dataset.
+    """Top-1 image -> caption retrieval accuracy on a shapes-world ImageTextPairs.
 
     Each image of `data` must pick its own canonical caption out of `captions`
     (default: the canonical caption of every combination in data.world, 240 of them).

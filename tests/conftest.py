@@ -39,7 +39,7 @@ def trained(world):
 def shipped():
     path = ASSETS / "mini_clip_shapes.pt"
     assert path.is_file(), f"the shipped checkpoint {path} is missing; run python -m clipviz train --out {path}"
-    return cv.load(path, device="cpu")
+    return cv.load_checkpoint(path, device="cpu")
 
 
 @pytest.fixture

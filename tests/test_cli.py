@@ -22,7 +22,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path):
     result = run("train", "--preset", "tiny", "--steps", "20", "--n", "300", "--batch-size", "32", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "seen_top1=" in result.stdout and "saved" in result.stdout
-    bundle = cv.load(out)
+    bundle = cv.load_checkpoint(out)
     meta = torch.load(out, weights_only=True)["metadata"]
     assert meta["steps"] == 20 and meta["preset"] == "tiny" and 0 <= meta["heldout_top1"] <= 1
     assert bundle.name == "clipviz-tiny"

@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from clipviz.photos import PHOTO_DIR, PHOTOS, load_photos, main, sketch
+import importlib.util
+import pathlib
+
+from clipviz.photos import PHOTO_DIR, PHOTOS, load_photos
+
+# the asset builder is a tool of the repository, not of the package: load it from tools/ beside the tests
+_spec = importlib.util.spec_from_file_location(
+    "make_photos", pathlib.Path(__file__).resolve().parent.parent / "tools" / "make_photos.py")
+make_photos = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_photos)
+main, sketch = make_photos.main, make_photos.sketch
 
 NAMES = ["page", "chelsea", "astronaut", "rocket", "motorcycle_right", "camera", "horse", "coffee"]
 

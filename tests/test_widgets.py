@@ -138,7 +138,7 @@ def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
     assert "after 40 steps" in app.matrix.figure.layout.title.text
     app.save_path.value = str(tmp_path / "dash.pt")
     app.save_button.click()
-    assert cv.load(tmp_path / "dash.pt").name == "clipviz-tiny"
+    assert cv.load_checkpoint(tmp_path / "dash.pt").name == "clipviz-tiny"
     app.steps.value = 5000
     app.start_button.click()
     app.stop_button.click()

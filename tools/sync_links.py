@@ -15,7 +15,11 @@ import argparse
 import pathlib
 import re
 import sys
-import tomllib
+
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import nbformat
 
@@ -50,22 +54,18 @@ def badges(repo: str, notebook: str) -> str:
 def setup_block(repo: str) -> str:
     """The generated top of each notebook's first code cell: a no-op unless the notebook runs on Colab.
 
-    On Colab only the notebook is opened, so the repository is cloned (for clipviz and its assets/) and
-    clipviz pip-installed from it; pip keeps Colab's own torch and ipywidgets, which satisfy clipviz's
-    ranges. The working directory becomes the clone's notebooks/, as in a local checkout.
+    On Colab only the notebook is opened, so clipviz is pip-installed from the repository (its shipped
+    model and photos are package data, so nothing else is needed). pip keeps Colab's own torch and
+    ipywidgets, which satisfy clipviz's ranges, but upgrades plotly to 6.1 or newer: from 6.1 a
+    FigureWidget is an anywidget, which Colab's custom widget manager draws (plotly 5's is not).
     """
     return "\n".join([
         SETUP_START,
         "import sys",
-        'if "google.colab" in sys.modules:  # on Colab: install clipviz, keep Colab\'s own torch and ipywidgets',
-        "    import os, subprocess",
-        '    if not os.path.isdir("/content/clipviz"):',
-        f'        subprocess.run(["git", "clone", "--quiet", "--depth=1", "{repo}", "/content/clipviz"], check=True)',
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "/content/clipviz"], check=True)',
-        '    sys.path.insert(0, "/content/clipviz")  # import the clone itself: its assets/ sit beside the package',
-        '    os.chdir("/content/clipviz/notebooks")',
-        "    from google.colab import output",
-        "    output.enable_custom_widget_manager()  # Colab's widget manager draws ipywidgets and plotly widgets",
+        'if "google.colab" in sys.modules:  # on Colab: install clipviz, keep Colab\'s torch, take plotly 6',
+        f'    import subprocess; subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repo}", '
+        '"plotly>=6.1"], check=True)',
+        "    from google.colab import output; output.enable_custom_widget_manager()  # draws ipywidgets and plotly",
         SETUP_END,
     ])
 
