@@ -187,7 +187,7 @@ def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
 
 def _from_config(name: str, config: dict, preprocess_cfg: dict | None) -> ClipBundle:
     """An untrained bundle for an open_clip `config` (used when loading a checkpoint)."""
-    if open_clip.get_model_config(name) != config:  # a config this process does not know under that name
+    if name.startswith("local-dir:") or open_clip.get_model_config(name) != config:  # a name unknown here
         name = register_config(config)
     with _quiet_open_clip():
         model, _, preprocess = open_clip.create_model_and_transforms(
@@ -258,7 +258,8 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
               device: str | torch.device | None = None, precision: str = "fp32") -> ClipBundle:
     """Any open_clip model as a ClipBundle.
 
-    name: an open_clip architecture ("ViT-B-32", "RN50", ...; see open_clip.list_models()).
+    name: an open_clip architecture ("ViT-B-32", "RN50", ...; see open_clip.list_models()), or
+        "local-dir:DIR" for the model config in DIR/open_clip_config.json (see clipviz.export).
     pretrained: an open_clip tag (see available_models()), a path to a local weights
         file, or None for random weights (a dry run that costs the same compute).
     device: where to put it; None picks CUDA, then MPS, then CPU.
@@ -269,7 +270,8 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {tuple(PRECISIONS)}")
-    if name not in open_clip.list_models():
+    local = name.startswith("local-dir:")  # a folder with open_clip_config.json, as `python -m clipviz export` writes
+    if not local and name not in open_clip.list_models():
         close = (difflib.get_close_matches(name, open_clip.list_models(), n=8, cutoff=0.5)  # "ViT-B/32" -> "ViT-B-32"
                  or [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10])
         raise ValueError(f"unknown open_clip model {name!r}. Similar names: {close or 'none'}; "
@@ -293,7 +295,9 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
                 f"cv.load_checkpoint(cv.SHIPPED).")
     try:
         with _quiet_open_clip(), _default_dtype(PRECISIONS[precision]):
-            model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+            model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=None if local else pretrained)
+            if local and pretrained is not None:  # open_clip ignores `pretrained` for a local-dir: name
+                open_clip.load_checkpoint(model, pretrained)  # e.g. open_clip_train's epoch_K.pt
     except Exception as err:  # a corrupt or foreign file fails deep inside torch.load or load_state_dict
         raise PretrainedUnavailable(f"open_clip could not load {name} with pretrained={pretrained!r}: {err}. "
                                     f"Check the file or tag, or use pretrained=None for random weights.") from err

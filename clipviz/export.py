@@ -1,0 +1,136 @@
+"""Export for open_clip's trainer: the same data and the same model config, handed to the real engine.
+
+When a mini CLIP trained in a notebook is no longer enough, the next tool is open_clip's
+own trainer, `python -m open_clip_train.main`, which runs on one GPU or, under torchrun
+or SLURM, on many. `export_for_open_clip` writes a folder it reads as is:
+
+    DIR/images/*.png                  the shapes-world pictures
+    DIR/train.csv, DIR/val.csv        filepath,title (comma-separated; paths relative to DIR)
+    DIR/model/open_clip_config.json   the preset in open_clip's `local-dir:` format:
+                                      {"model_cfg": ..., "preprocess_cfg": ...}
+
+and `open_clip_command` writes the torchrun line that trains on it with the kit's recipe
+(learning rate, warmup, weight decay, AdamW betas, as many samples as `cv.train`).
+The checkpoint it saves comes back into the chapters with
+`cv.load_clip("local-dir:DIR/model", pretrained="DIR/logs/<run>/checkpoints/epoch_K.pt")`.
+The same CSVs are read back into the notebooks by `clipviz.folder.folder_dataset("DIR/train.csv")`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import STYLES, ShapesWorld
+from .model import PRESETS, mini_clip
+from .train import recipe
+
+CONFIG_FILE = "open_clip_config.json"  # the file open_clip's `local-dir:` model names read
+
+
+@dataclass
+class OpenClipExport:
+    """What `export_for_open_clip` wrote (all paths absolute)."""
+    folder: Path  # DIR; run the trainer from here, the CSV paths are relative to it
+    train_csv: Path  # DIR/train.csv
+    val_csv: Path  # DIR/val.csv
+    model_dir: Path  # DIR/model, holding open_clip_config.json: pass --model local-dir:model
+    n_train: int  # training pairs
+    n_val: int  # validation pairs
+
+    def command(self, gpus: int = 1, **options) -> str:
+        """The torchrun line for this export; see `open_clip_command` for the options."""
+        return open_clip_command(self, gpus, **options)
+
+
+def open_clip_config(preset: str = "tiny") -> dict:
+    """The preset in open_clip's `local-dir:` format: {"model_cfg": ..., "preprocess_cfg": ...}.
+
+    model_cfg is the preset's open_clip JSON (its text_cfg.context_length sets the tokenizer's
+    context); preprocess_cfg is the kit's: image size, the shapes world's mean and std, bilinear.
+    """
+    bundle = mini_clip(preset, device="cpu")  # the authority on both configs: what the notebooks build
+    preprocess = {k: list(v) if isinstance(v, tuple) else v for k, v in bundle.model.visual.preprocess_cfg.items()}
+    return {"model_cfg": bundle.config, "preprocess_cfg": preprocess}
+
+
+def _write_pairs(folder: Path, name: str, data) -> Path:
+    """PNG files images/<name>_000000.png, ... and <name>.csv (filepath,title); returns the CSV path."""
+    pixels = (data.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)  # (N, H, W, 3)
+    from PIL import Image
+    paths = [f"images/{name}_{i:06d}.png" for i in range(len(data))]
+    for path, image in zip(paths, pixels):
+        Image.fromarray(image).save(folder / path, compress_level=1)  # fast zlib: these files are tiny anyway
+    csv_path = folder / f"{name}.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)  # quotes captions that hold a comma ("a red star, small, on the left")
+        writer.writerow(["filepath", "title"])
+        writer.writerows(zip(paths, data.captions))
+    return csv_path
+
+
+def export_for_open_clip(out: str | os.PathLike, n: int = 10000, *, n_val: int | None = None,
+                         style: str = "photo", preset: str = "tiny", seed: int = 0) -> OpenClipExport:
+    """Write n shapes-world training pairs, a validation set and the model config for open_clip's trainer.
+
+    out: the folder to write (created; files of an earlier export are overwritten).
+    n: training pairs, drawn from the "train" split (seen compositions, varied caption templates).
+    n_val: validation pairs from the "test" split (canonical captions); None means n // 10, at least 1.
+    style: "photo" or "sketch".
+    preset: the model config to write, a key of PRESETS.
+    seed: the ShapesWorld seed (same seed, same world and held-out compositions as the notebooks).
+    Returns an OpenClipExport; its .command(gpus=K) is the line to train on it.
+    """
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (a contrastive batch needs two pairs), got {n}")
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {STYLES}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    n_val = max(1, n // 10) if n_val is None else n_val
+    folder = Path(out).resolve()
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "model").mkdir(exist_ok=True)
+    config = open_clip_config(preset)
+    (folder / "model" / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    world = ShapesWorld(seed=seed, image_size=config["model_cfg"]["vision_cfg"]["image_size"])
+    train_csv = _write_pairs(folder, "train", world.dataset("train", n, style))
+    val_csv = _write_pairs(folder, "val", world.dataset("test", n_val, style))
+    return OpenClipExport(folder, train_csv, val_csv, folder / "model", n, n_val)
+
+
+def open_clip_command(export: OpenClipExport, gpus: int = 1, *, batch_size: int | None = None,
+                      precision: str = "amp", epochs: int | None = None, workers: int = 4,
+                      name: str = "clipviz") -> str:
+    """The shell line that trains on `export` with open_clip's trainer, on `gpus` GPUs of one machine.
+
+    batch_size: pairs per GPU per step (None: the kit's recipe batch); the global batch is gpus * batch_size.
+    precision: open_clip's --precision ("amp" on a GPU, "fp32" on a CPU, "amp_bf16", ...).
+    epochs: None sees as many samples as the kit's recipe (steps * batch_size), rounded up to whole epochs.
+    workers: data-loading processes per GPU.
+    name: the run's folder under DIR/logs; checkpoints land in DIR/logs/<name>/checkpoints/epoch_K.pt.
+    With gpus > 1 the loss is computed locally with gathered features (--local-loss --gather-with-grad),
+    which gives the same gradients as one big batch and saves memory.
+    """
+    if gpus < 1:
+        raise ValueError(f"gpus must be at least 1, got {gpus}")
+    kit = recipe("normal")
+    batch_size = batch_size or kit.batch_size
+    epochs = epochs or math.ceil(kit.steps * kit.batch_size / export.n_train)
+    args = ["torchrun", f"--nproc_per_node={gpus}", "-m", "open_clip_train.main",
+            "--model", "local-dir:model",  # DIR/model/open_clip_config.json: the preset and its preprocessing
+            "--train-data", "train.csv", "--val-data", "val.csv", "--dataset-type", "csv",
+            "--csv-img-key", "filepath", "--csv-caption-key", "title", "--csv-separator", '","',
+            "--batch-size", str(batch_size), "--precision", precision, "--epochs", str(epochs),
+            "--lr", f"{kit.lr:g}", "--warmup", str(kit.warmup), "--wd", f"{kit.weight_decay:g}",
+            "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",  # the kit's AdamW, as cv.train uses
+            "--workers", str(workers), "--logs", "logs", "--name", name]
+    if gpus > 1:
+        args += ["--local-loss", "--gather-with-grad"]
+    return f"cd {shlex.quote(str(export.folder))} && " + " ".join(args)  # every argument is shell-safe as written
