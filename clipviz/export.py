@@ -10,7 +10,8 @@ or SLURM, on many. `export_for_open_clip` writes a folder it reads as is:
                                       {"model_cfg": ..., "preprocess_cfg": ...}
 
 and `open_clip_command` writes the torchrun line that trains on it with the kit's recipe
-(learning rate, warmup, weight decay, AdamW betas, as many samples as `cv.train`).
+(learning rate, warmup, weight decay, AdamW betas, as many samples as `cv.train`);
+`train_with_open_clip` runs the same trainer as one process, for a notebook or a test.
 The checkpoint it saves comes back into the chapters with
 `cv.load_clip("local-dir:DIR/model", pretrained="DIR/logs/<run>/checkpoints/epoch_K.pt")`.
 The same CSVs are read back into the notebooks by `clipviz.folder.folder_dataset("DIR/train.csv")`.
@@ -22,13 +23,16 @@ import json
 import math
 import os
 import shlex
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .data import STYLES, ShapesWorld
-from .model import PRESETS, mini_clip
+from .model import PRESETS, mini_clip, pick_device
 from .train import recipe
 
 CONFIG_FILE = "open_clip_config.json"  # the file open_clip's `local-dir:` model names read
@@ -105,32 +109,69 @@ def export_for_open_clip(out: str | os.PathLike, n: int = 10000, *, n_val: int |
     return OpenClipExport(folder, train_csv, val_csv, folder / "model", n, n_val)
 
 
-def open_clip_command(export: OpenClipExport, gpus: int = 1, *, batch_size: int | None = None,
-                      precision: str = "amp", epochs: int | None = None, workers: int = 4,
-                      name: str = "clipviz") -> str:
-    """The shell line that trains on `export` with open_clip's trainer, on `gpus` GPUs of one machine.
+def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, precision: str = "amp",
+                   epochs: int | None = None, workers: int = 4, name: str = "clipviz") -> list[str]:
+    """open_clip_train.main's arguments for `export`, run from export.folder, with the kit's recipe.
 
-    batch_size: pairs per GPU per step (None: the kit's recipe batch); the global batch is gpus * batch_size.
+    batch_size: pairs per GPU per step (None: the kit's recipe batch, 128).
     precision: open_clip's --precision ("amp" on a GPU, "fp32" on a CPU, "amp_bf16", ...).
     epochs: None sees as many samples as the kit's recipe (steps * batch_size), rounded up to whole epochs.
     workers: data-loading processes per GPU.
     name: the run's folder under DIR/logs; checkpoints land in DIR/logs/<name>/checkpoints/epoch_K.pt.
+    """
+    kit = recipe("normal")
+    batch_size = batch_size or kit.batch_size
+    epochs = epochs or math.ceil(kit.steps * kit.batch_size / export.n_train)
+    return ["--model", "local-dir:model",  # DIR/model/open_clip_config.json: the preset and its preprocessing
+            "--train-data", "train.csv", "--val-data", "val.csv", "--dataset-type", "csv",
+            "--csv-img-key", "filepath", "--csv-caption-key", "title", "--csv-separator", ",",
+            "--batch-size", str(batch_size), "--precision", precision, "--epochs", str(epochs),
+            "--lr", f"{kit.lr:g}", "--warmup", str(kit.warmup), "--wd", f"{kit.weight_decay:g}",
+            "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",  # the kit's AdamW, as cv.train uses
+            "--workers", str(workers), "--logs", "logs", "--name", name]
+
+
+def open_clip_command(export: OpenClipExport, gpus: int = 1, **options) -> str:
+    """The shell line that trains on `export` with open_clip's trainer, on `gpus` GPUs of one machine.
+
+    options: those of `open_clip_args` (batch_size per GPU, precision, epochs, workers, name);
+        the global batch is gpus * batch_size.
     With gpus > 1 the loss is computed locally with gathered features (--local-loss --gather-with-grad),
     which gives the same gradients as one big batch and saves memory.
     """
     if gpus < 1:
         raise ValueError(f"gpus must be at least 1, got {gpus}")
-    kit = recipe("normal")
-    batch_size = batch_size or kit.batch_size
-    epochs = epochs or math.ceil(kit.steps * kit.batch_size / export.n_train)
-    args = ["torchrun", f"--nproc_per_node={gpus}", "-m", "open_clip_train.main",
-            "--model", "local-dir:model",  # DIR/model/open_clip_config.json: the preset and its preprocessing
-            "--train-data", "train.csv", "--val-data", "val.csv", "--dataset-type", "csv",
-            "--csv-img-key", "filepath", "--csv-caption-key", "title", "--csv-separator", '","',
-            "--batch-size", str(batch_size), "--precision", precision, "--epochs", str(epochs),
-            "--lr", f"{kit.lr:g}", "--warmup", str(kit.warmup), "--wd", f"{kit.weight_decay:g}",
-            "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",  # the kit's AdamW, as cv.train uses
-            "--workers", str(workers), "--logs", "logs", "--name", name]
+    args = ["torchrun", f"--nproc_per_node={gpus}", "-m", "open_clip_train.main", *open_clip_args(export, **options)]
     if gpus > 1:
         args += ["--local-loss", "--gather-with-grad"]
-    return f"cd {shlex.quote(str(export.folder))} && " + " ".join(args)  # every argument is shell-safe as written
+    return f"cd {shlex.quote(str(export.folder))} && " + " ".join(shlex.quote(a) if a != "," else '","' for a in args)
+
+
+def train_with_open_clip(export: OpenClipExport, *, epochs: int = 1, batch_size: int = 64,
+                         device: str | None = None, name: str = "clipviz", timeout: float | None = None) -> Path:
+    """Run open_clip's trainer on `export` as one process (no torchrun) and return its last checkpoint.
+
+    A small version of `open_clip_command` for a notebook or a test: one device (None picks CUDA,
+    then MPS, then the CPU), fp32 on a CPU and amp on a GPU, no data-loading workers.
+    Returns the path of DIR/logs/<name>/checkpoints/epoch_<epochs>.pt, for
+    cv.load_clip(f"local-dir:{export.model_dir}", pretrained=path).
+    Raises ImportError naming the `scale` extra when the trainer's dependencies are missing,
+    and RuntimeError with the end of the trainer's log when it fails.
+    """
+    try:
+        import open_clip_train.main  # noqa: F401  (pandas, webdataset, braceexpand come with the extra)
+    except ImportError as err:
+        raise ImportError(f"open_clip's trainer needs the scale extra: pip install 'clipviz[scale]', "
+                          f"or pip install 'open_clip_torch[training]' ({err})") from None
+    device = str(pick_device(device))
+    precision = "amp" if device.startswith("cuda") else "fp32"
+    run = Path(export.folder) / "logs" / name
+    if run.exists():  # open_clip refuses to overwrite a run; start this one afresh
+        shutil.rmtree(run)
+    args = [sys.executable, "-m", "open_clip_train.main", "--device", device,
+            *open_clip_args(export, batch_size=batch_size, precision=precision, epochs=epochs, workers=0, name=name)]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # tiny model: threads only fight
+    done = subprocess.run(args, cwd=export.folder, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"open_clip_train failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return run / "checkpoints" / f"epoch_{epochs}.pt"
