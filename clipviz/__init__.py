@@ -9,12 +9,15 @@ The package follows the story the notebooks tell:
     similarity  the similarity matrix and the modality gap
     zeroshot    classifiers made of label text and prompt templates
     projection  PCA / UMAP / t-SNE pictures of the embedding space
-    checkpoint  save and load trained models
+    checkpoint  save and load trained models (load_checkpoint / save_checkpoint)
+    plots       results -> plotly figures (never computes)
+    widgets     ipywidgets apps wiring controls to figures, and the training dashboard
+    bench       the figures the kit promises, measured (python -m clipviz bench)
 
     >>> import clipviz as cv
     >>> world = cv.ShapesWorld(seed=0)
     >>> bundle = cv.mini_clip("tiny")
-    >>> history = cv.train(bundle, world.dataset("train", n=24000))
+    >>> history = cv.train(bundle, world.dataset("train", n=cv.recipe().train_images))
 """
 from . import exercises
 from .checkpoint import ASSETS, SHIPPED, CheckpointError, load_checkpoint, save_checkpoint
@@ -25,9 +28,10 @@ from .photos import load_photos
 from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
                     mini_clip, pick_device)
 from .projection import project
-from .similarity import modality_gap, similarity_matrix
-from .train import Event, History, TrainingDiverged, train
-from .zeroshot import ZeroShotClassifier, caption_accuracy, zero_shot_classifier
+from .similarity import DiagonalStats, diagonal_stats, modality_gap, similarity_matrix
+from .train import Event, History, TrainConfig, TrainingDiverged, fast_mode, recipe, train
+from .zeroshot import (ZeroShotClassifier, caption_accuracy, prompt_embeddings, template_classifiers,
+                       zero_shot_classifier)
 
 __all__ = [
     # data
@@ -36,19 +40,21 @@ __all__ = [
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable",
     # the CLIP ideas
-    "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "contrastive_loss",
-    "ContrastiveLoss",
-    "zero_shot_classifier", "ZeroShotClassifier", "caption_accuracy", "modality_gap", "project",
+    "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "diagonal_stats",
+    "DiagonalStats", "contrastive_loss", "ContrastiveLoss",
+    "prompt_embeddings", "zero_shot_classifier", "template_classifiers", "ZeroShotClassifier", "caption_accuracy",
+    "modality_gap", "project",
     # training and checkpoints
-    "train", "History", "Event", "TrainingDiverged", "save_checkpoint", "load_checkpoint", "CheckpointError", "ASSETS", "SHIPPED",
+    "train", "TrainConfig", "recipe", "fast_mode", "History", "Event", "TrainingDiverged",
+    "save_checkpoint", "load_checkpoint", "CheckpointError", "ASSETS", "SHIPPED",
     # notebooks
     "exercises", "load_photos",
 ]
 
 
 def __getattr__(name):
-    """cv.plots, cv.widgets, cv.dashboard, cv.bench: imported on first use, so `import clipviz` stays light."""
-    if name in ("plots", "widgets", "dashboard", "bench"):
+    """cv.plots, cv.widgets, cv.bench: imported on first use, so `import clipviz` stays light."""
+    if name in ("plots", "widgets", "bench"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'clipviz' has no attribute {name!r}")

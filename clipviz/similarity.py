@@ -2,11 +2,13 @@
 
 On the unit sphere the cosine of two embeddings is just their dot product, so the
 whole image-text similarity matrix of a batch is one matrix product. This module
-also measures the *modality gap* (Liang et al. 2022, "Mind the Gap"): image and
+also summarises how bright a matrix's diagonal is (`diagonal_stats`) and measures the *modality gap* (Liang et al. 2022, "Mind the Gap"): image and
 text embeddings of a CLIP sit in two separate cones, and the distance between the
 two centroids says how far apart.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -49,3 +51,21 @@ def modality_gap(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) 
     if img.shape[1] != txt.shape[1]:
         raise ValueError(f"image embeddings have {img.shape[1]} dimensions but text embeddings have {txt.shape[1]}")
     return float((img.mean(dim=0) - txt.mean(dim=0)).norm())
+
+
+class DiagonalStats(NamedTuple):
+    """How bright the diagonal of a square similarity matrix is compared with the rest."""
+    diagonal: float  # mean of the N matching cells [i, i]
+    off_diagonal: float  # mean of the N * (N - 1) other cells
+    gap: float  # diagonal - off_diagonal: > 0 once matching pairs are closer than the rest
+
+
+def diagonal_stats(similarity: torch.Tensor) -> DiagonalStats:
+    """Mean of the diagonal vs the off-diagonal cells of an (N, N) similarity matrix, N >= 2."""
+    sim = torch.as_tensor(similarity).float()
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:
+        raise ValueError(f"need a square (N, N) similarity matrix with N >= 2, got shape {tuple(sim.shape)}")
+    n = sim.shape[0]
+    diagonal = sim.diagonal().mean().item()
+    off_diagonal = (sim.sum() - sim.diagonal().sum()).item() / (n * n - n)
+    return DiagonalStats(diagonal, off_diagonal, diagonal - off_diagonal)

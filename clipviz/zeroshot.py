@@ -41,18 +41,28 @@ class ZeroShotClassifier:
 
     def predict(self, image_embeddings: torch.Tensor) -> list[str]:
         """The most likely label of each of the N images."""
-        return [self.labels[i] for i in self.logits(image_embeddings).argmax(dim=-1).tolist()]
+        return [self.labels[i] for i in self.predict_index(image_embeddings).tolist()]
+
+    def predict_index(self, image_embeddings: torch.Tensor) -> torch.Tensor:
+        """(N,) index into `labels` of each image's most likely class."""
+        return self.logits(image_embeddings).argmax(dim=-1)
+
+    def accuracy(self, image_embeddings: torch.Tensor, targets: Sequence[int]) -> float:
+        """Top-1 accuracy: the fraction of the N images whose predicted class is targets[i]."""
+        targets = torch.as_tensor(list(targets))
+        if len(targets) != len(image_embeddings):
+            raise ValueError(f"{len(image_embeddings)} image embeddings but {len(targets)} targets: give one each")
+        return float((self.predict_index(image_embeddings).cpu() == targets).float().mean())
+
+    @classmethod
+    def from_prompt_embeddings(cls, embeddings: torch.Tensor, labels: Sequence[str],
+                               templates: Sequence[str]) -> "ZeroShotClassifier":
+        """The ensemble classifier of (T, C, D) prompt embeddings: each class is its T prompts' normalised mean."""
+        class_emb = F.normalize(embeddings.float().mean(dim=0), dim=-1)  # (C, D): ensemble the templates
+        return cls(class_emb.T.contiguous(), list(labels), list(templates))  # weights (D, C)
 
 
-def zero_shot_classifier(bundle: ClipBundle, labels: Sequence[str],
-                         templates: Sequence[str] = ("a photo of a {}.",)) -> ZeroShotClassifier:
-    """Build a classifier from label names and prompt templates.
-
-    labels: C class names, e.g. ["red circle", "blue star"].
-    templates: T format strings with one "{}" for the label; each class embedding is
-        the normalised mean of its T prompt embeddings.
-    Returns a ZeroShotClassifier with weights (D, C).
-    """
+def _check_prompts(labels: Sequence[str], templates: Sequence[str]) -> tuple[list[str], list[str]]:
     labels, templates = list(labels), list(templates)
     if not labels:
         raise ValueError("no labels: give at least one class name, e.g. ['circle', 'square']")
@@ -61,10 +71,43 @@ def zero_shot_classifier(bundle: ClipBundle, labels: Sequence[str],
     for i, t in enumerate(templates):
         if not isinstance(t, str) or "{}" not in t:
             raise ValueError(f"templates[{i}] = {t!r} needs a '{{}}' where the label goes, e.g. 'a photo of a {{}}.'")
-    prompts = [t.format(label) for label in labels for t in templates]  # C * T prompts, class-major
-    emb = encode_texts(bundle, prompts)  # (C*T, D), normalised
-    emb = emb.view(len(labels), len(templates), -1).mean(dim=1)  # (C, D): ensemble the templates
-    return ZeroShotClassifier(F.normalize(emb, dim=-1).T.contiguous(), labels, templates)  # weights (D, C)
+    return labels, templates
+
+
+def prompt_embeddings(bundle: ClipBundle, labels: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
+    """Every label written into every template, embedded once.
+
+    labels: C class names. templates: T format strings with one "{}" for the label.
+    Returns (T, C, D): entry [t, c] is the normalised embedding of templates[t].format(labels[c]).
+    """
+    labels, templates = _check_prompts(labels, templates)
+    prompts = [t.format(label) for t in templates for label in labels]  # T * C prompts, template-major
+    return encode_texts(bundle, prompts).view(len(templates), len(labels), -1)  # (T, C, D)
+
+
+def zero_shot_classifier(bundle: ClipBundle, labels: Sequence[str],
+                         templates: Sequence[str] = ("a photo of a {}.",)) -> ZeroShotClassifier:
+    """Build a classifier from label names and prompt templates.
+
+    labels: C class names, e.g. ["red circle", "blue star"].
+    templates: T format strings with one "{}" for the label; each class embedding is
+        the normalised mean of its T prompt embeddings (prompt ensembling).
+    Returns a ZeroShotClassifier with weights (D, C).
+    """
+    return ZeroShotClassifier.from_prompt_embeddings(prompt_embeddings(bundle, labels, templates), labels, templates)
+
+
+def template_classifiers(bundle: ClipBundle, labels: Sequence[str], templates: Sequence[str],
+                         ensemble: bool = True) -> dict[str, ZeroShotClassifier]:
+    """One classifier per template, plus (ensemble=True, T > 1) their ensemble, from one pass of the text tower.
+
+    Returns {template: classifier, ..., "ensemble": classifier}, in the order of `templates`.
+    """
+    emb = prompt_embeddings(bundle, labels, templates)  # (T, C, D)
+    out = {t: ZeroShotClassifier.from_prompt_embeddings(emb[i:i + 1], labels, [t]) for i, t in enumerate(templates)}
+    if ensemble and len(templates) > 1:
+        out["ensemble"] = ZeroShotClassifier.from_prompt_embeddings(emb, labels, templates)
+    return out
 
 
 def confusion_matrix(targets: Sequence[int], predictions: Sequence[int], num_classes: int) -> torch.Tensor:

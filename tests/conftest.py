@@ -11,7 +11,11 @@ import torch  # noqa: E402
 import clipviz as cv  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "assets"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-screenshots", action="store_true",
+                     help="the browser test writes docs/screenshots/*.png (by default: a temporary folder)")
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +32,8 @@ def untrained():
 def trained(world):
     """A tiny CLIP trained briefly (a few seconds), with its history."""
     bundle = cv.mini_clip("tiny", seed=0, device="cpu")
-    history = cv.train(bundle, world.dataset("train", n=3000), steps=300, batch_size=128, lr=3e-3, warmup=30,
-                       eval_every=150, eval_sets={"seen": world.dataset("test", 240),
+    config = cv.TrainConfig(steps=300, batch_size=128, lr=3e-3, warmup=30, eval_every=150)
+    history = cv.train(bundle, world.dataset("train", n=3000), config, eval_sets={"seen": world.dataset("test", 240),
                                                   "heldout": world.dataset("heldout", 240)},
                        callbacks=[lambda event: None])
     return bundle, history
@@ -37,9 +41,8 @@ def trained(world):
 
 @pytest.fixture(scope="session")
 def shipped():
-    path = ASSETS / "mini_clip_shapes.pt"
-    assert path.is_file(), f"the shipped checkpoint {path} is missing; run python -m clipviz train --out {path}"
-    return cv.load_checkpoint(path, device="cpu")
+    assert cv.SHIPPED.is_file(), f"the shipped checkpoint {cv.SHIPPED} is missing; see README (Reproduce)"
+    return cv.load_checkpoint(cv.SHIPPED, device="cpu")
 
 
 @pytest.fixture

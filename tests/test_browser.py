@@ -5,8 +5,12 @@ and assets/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chro
 opens each notebook, runs all cells, and checks what a student would see: no error in any cell, every
 widget drawn, plotly figures drawn. In the start-here and prompt-effects notebooks it types a prompt and
 presses Enter, and the bars must change; in the training notebook it clicks start, and the loss curve must
-gain points. It saves a screenshot of each notebook's main widget to docs/screenshots/ (the README shows
-them) and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
+gain points. It saves a screenshot of each notebook's main widget to a temporary folder, or, with
+`python -m pytest tests/test_browser.py --update-screenshots`, to docs/screenshots/ (the README shows them),
+and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
+
+This is the one place the suite executes the notebooks: each runs once, top to bottom, in a fresh kernel,
+on a temporary copy, so nothing it writes (chapter 04's my_mini_clip.pt) lands in the checkout.
 
 Needs: Debian's chromium (apt-get install -y chromium) and the pip package playwright; Linux (/proc).
 """
@@ -212,25 +216,23 @@ def click_start(page, notebook: str):
                f"{notebook}: training to finish (the loss curve to stop growing)")
 
 
-def screenshot(page, notebook: str):
-    """Save the notebook's main widget (or its first figure) as docs/screenshots/<stem>.png."""
+def screenshot(page, notebook: str, folder: pathlib.Path):
+    """Save the notebook's main widget (or its first figure) as <folder>/<stem>.png."""
     for selector in (".clipviz-app", ".js-plotly-plot"):
         target = page.locator(selector).first
         if target.count():
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             target.scroll_into_view_if_needed()
             page.mouse.move(0, 0)  # no hover: plotly's toolbar hidden
             page.wait_for_timeout(500)  # let plotly finish its transition
-            target.screenshot(path=SCREENSHOTS / f"{pathlib.Path(notebook).stem}.png", animations="disabled")
+            target.screenshot(path=folder / f"{pathlib.Path(notebook).stem}.png", animations="disabled")
             return
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
-    for folder in ("notebooks", "assets"):
-        if (ROOT / folder).is_dir():
-            shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     server = Lab(root)
     yield server
     server.stop()
@@ -250,8 +252,9 @@ def browser():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS or [None])
-def test_notebook_in_the_browser(lab, browser, notebook):
+def test_notebook_in_the_browser(lab, browser, notebook, request, tmp_path):
     assert notebook, f"no notebooks in {ROOT / 'notebooks'}: there is nothing to open"
+    shots = SCREENSHOTS if request.config.getoption("--update-screenshots") else tmp_path
     started = time.monotonic()
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     kernel = None
@@ -264,12 +267,12 @@ def test_notebook_in_the_browser(lab, browser, notebook):
             wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a figure drawn")
         wait_until(lambda: page.evaluate(UNDRAWN_FIGURES_JS) == 0, 60, f"{notebook}: every plotly output drawn")
         if notebook in TYPES_A_PROMPT:
-            screenshot(page, notebook)  # the app as it opens, before our prompt replaces the captions
+            screenshot(page, notebook, shots)  # the app as it opens, before our prompt replaces the captions
             type_a_prompt(page, notebook)
         if notebook in CLICKS_START:
             click_start(page, notebook)
         if notebook not in TYPES_A_PROMPT:
-            screenshot(page, notebook)  # after training, so the curves are drawn
+            screenshot(page, notebook, shots)  # after training, so the curves are drawn
         assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
         peak = peak_memory_mb(kernel)
         print(f"\n{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s")

@@ -39,13 +39,32 @@ def test_unknown_preset_lists_the_valid_ones():
         cv.mini_clip("huge")
 
 
-def test_device_is_chosen_not_assumed(untrained):
-    assert cv.pick_device("cpu") == torch.device("cpu")
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available() and torch.backends.mps.is_available():
-        expected = "mps"
-    assert cv.pick_device().type == expected
-    assert untrained.device == torch.device("cpu")
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_device_is_chosen_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert cv.pick_device() == torch.device(expected)
+    assert cv.pick_device("cpu") == torch.device("cpu")  # an explicit choice always wins
+
+
+def test_presets_are_open_clip_json_configs():
+    import json
+    for name in cv.PRESETS:
+        path = cv.model.CONFIG_DIR / f"clipviz-{name}.json"
+        assert json.loads(path.read_text()) == open_clip.get_model_config(f"clipviz-{name}")
+    assert cv.MiniClipConfig.from_preset("tiny") == cv.MiniClipConfig()  # the dataclass documents the tiny preset
+    assert cv.MiniClipConfig().open_clip_config() == open_clip.get_model_config("clipviz-tiny")
+
+
+def test_a_config_of_your_own_builds_and_round_trips(tmp_path):
+    import dataclasses
+    config = dataclasses.replace(cv.MiniClipConfig(), text_layers=1, embed_dim=32)
+    bundle = cv.mini_clip(config, device="cpu")
+    assert len(bundle.model.transformer.resblocks) == 1 and bundle.model.text_projection.shape[1] == 32
+    path = cv.save_checkpoint(bundle, tmp_path / "own.pt")
+    again = cv.load_checkpoint(path, device="cpu")
+    texts = ["a red star"]
+    assert torch.allclose(cv.encode_texts(bundle, texts), cv.encode_texts(again, texts), atol=1e-6)
 
 
 def test_available_models_lists_both_kinds():

@@ -32,3 +32,12 @@ def test_modality_gap(rng):
     assert cv.modality_gap(x, x) == pytest.approx(0.0, abs=1e-6)
     shifted = F.normalize(x + 3 * torch.eye(16)[0], dim=-1)
     assert cv.modality_gap(x, shifted) > 0.5
+
+
+def test_diagonal_stats_of_a_known_matrix():
+    sim = torch.tensor([[0.9, 0.1, 0.2], [0.0, 0.8, 0.3], [0.1, 0.2, 0.7]])
+    stats = cv.diagonal_stats(sim)
+    assert stats.diagonal == pytest.approx(0.8) and stats.off_diagonal == pytest.approx(0.9 / 6)
+    assert stats.gap == pytest.approx(0.8 - 0.15)
+    with pytest.raises(ValueError, match=r"square \(N, N\).*\(2, 3\)"):
+        cv.diagonal_stats(torch.zeros(2, 3))

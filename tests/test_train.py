@@ -22,10 +22,10 @@ def test_same_seed_same_first_losses(world):
     runs = []
     for _ in range(2):
         bundle = cv.mini_clip("tiny", seed=7, device="cpu")
-        runs.append(cv.train(bundle, data, steps=4, batch_size=32, eval_every=0, seed=7,
+        runs.append(cv.train(bundle, data, cv.TrainConfig(steps=4, batch_size=32, eval_every=0), seed=7,
                              callbacks=[lambda e: None]).loss)
     assert runs[0] == runs[1]
-    other = cv.train(cv.mini_clip("tiny", seed=8, device="cpu"), data, steps=4, batch_size=32, eval_every=0,
+    other = cv.train(cv.mini_clip("tiny", seed=8, device="cpu"), data, cv.TrainConfig(steps=4, batch_size=32, eval_every=0),
                      seed=8, callbacks=[lambda e: None]).loss
     assert other != runs[0]
 
@@ -38,7 +38,7 @@ def test_callbacks_see_steps_and_evaluations_and_can_stop(world):
         events.append(event)
         return event.kind == "step" and event.step == 6
 
-    history = cv.train(cv.mini_clip("tiny", device="cpu"), data, steps=50, batch_size=32, eval_every=3,
+    history = cv.train(cv.mini_clip("tiny", device="cpu"), data, cv.TrainConfig(steps=50, batch_size=32, eval_every=3),
                        eval_sets={"seen": world.dataset("test", 20), "heldout": world.dataset("heldout", 20)},
                        callbacks=[stop_after_six])
     assert history.stopped == "callback" and history.step[-1] == 6
@@ -57,7 +57,7 @@ def test_keyboard_interrupt_returns_history_and_a_usable_model(world):
         if event.step == 3:
             raise KeyboardInterrupt
 
-    history = cv.train(bundle, data, steps=50, batch_size=32, eval_every=0, callbacks=[interrupt])
+    history = cv.train(bundle, data, cv.TrainConfig(steps=50, batch_size=32, eval_every=0), callbacks=[interrupt])
     assert history.stopped == "interrupted" and len(history.loss) == 3
     assert not bundle.model.training
     emb = cv.encode_images(bundle, data.images[:4])
@@ -70,7 +70,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_weights(world):
     bundle = cv.mini_clip("tiny", device="cpu")
     before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
     with pytest.raises(cv.TrainingDiverged, match="loss became nan at step 1.*Lower the learning rate") as err:
-        cv.train(bundle, data, steps=5, batch_size=16, eval_every=0, callbacks=[lambda e: None])
+        cv.train(bundle, data, cv.TrainConfig(steps=5, batch_size=16, eval_every=0), callbacks=[lambda e: None])
     assert err.value.history.stopped == "diverged"
     assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
 
@@ -80,11 +80,13 @@ def test_logit_scale_is_clamped_at_100_and_can_be_frozen(world):
     bundle = cv.mini_clip("tiny", device="cpu")
     with torch.no_grad():
         bundle.model.logit_scale.fill_(MAX_LOGIT_SCALE + 1)
-    history = cv.train(bundle, data, steps=2, batch_size=16, eval_every=0, lr=1e-3, callbacks=[lambda e: None])
+    history = cv.train(bundle, data, cv.TrainConfig(steps=2, batch_size=16, eval_every=0, lr=1e-3),
+                       callbacks=[lambda e: None])
     assert max(history.logit_scale) <= 100.0 + 1e-3
     frozen = cv.mini_clip("tiny", device="cpu")
     start = frozen.model.logit_scale.item()
-    cv.train(frozen, data, steps=3, batch_size=16, eval_every=0, learn_temperature=False, callbacks=[lambda e: None])
+    cv.train(frozen, data, cv.TrainConfig(steps=3, batch_size=16, eval_every=0, learn_temperature=False),
+             callbacks=[lambda e: None])
     assert frozen.model.logit_scale.item() == start
 
 
@@ -95,13 +97,47 @@ def test_learning_rate_warms_up_then_decays():
 
 
 def test_progress_bar_without_callbacks(world, capsys):
-    cv.train(cv.mini_clip("tiny", device="cpu"), world.dataset("train", 64), steps=2, batch_size=16, eval_every=0)
+    cv.train(cv.mini_clip("tiny", device="cpu"), world.dataset("train", 64), cv.TrainConfig(steps=2, batch_size=16, eval_every=0))
     assert "training" in capsys.readouterr().err
 
 
 def test_bad_training_arguments(world):
     data = world.dataset("train", 64)
     with pytest.raises(ValueError, match="at least 2"):
-        cv.train(cv.mini_clip("tiny", device="cpu"), data.subset([0]), steps=1)
+        cv.train(cv.mini_clip("tiny", device="cpu"), data.subset([0]), cv.TrainConfig(steps=1))
     with pytest.raises(ValueError, match="batch_size"):
-        cv.train(cv.mini_clip("tiny", device="cpu"), data, steps=1, batch_size=1)
+        cv.train(cv.mini_clip("tiny", device="cpu"), data, cv.TrainConfig(steps=1, batch_size=1))
+
+
+def test_any_eval_sets_without_callbacks(world, capsys):
+    """An eval set named neither "seen" nor "heldout" is evaluated, shown and kept (no crash in the progress bar)."""
+    data = world.dataset("train", 128)
+    history = cv.train(cv.mini_clip("tiny", device="cpu"), data, cv.TrainConfig(steps=4, batch_size=16, eval_every=2),
+                       eval_sets={"sketches": world.dataset("all", 20, style="sketch")})
+    assert history.stopped == "finished" and history.eval_step == [2, 4]
+    assert len(history.top1["sketches"]) == 2 and all(0 <= v <= 1 for v in history.top1["sketches"])
+    assert history.seen_top1 == [] and history.heldout_top1 == []
+    assert "sketches=" in capsys.readouterr().err
+
+
+def test_a_failing_callback_stops_training_and_leaves_the_model_usable(world):
+    def broken(event):
+        raise ZeroDivisionError("the student's callback broke")
+
+    events, bundle = [], cv.mini_clip("tiny", device="cpu")
+    with pytest.raises(ZeroDivisionError):
+        cv.train(bundle, world.dataset("train", 64), cv.TrainConfig(steps=3, batch_size=16, eval_every=0,
+                                                                    learn_temperature=False),
+                 callbacks=[events.append, broken])
+    assert len(events) == 1  # the error stopped training at the first step
+    assert not bundle.model.training and bundle.model.logit_scale.requires_grad  # the model is left usable
+
+
+def test_the_recipe_has_one_home(monkeypatch):
+    monkeypatch.setenv("CLIPVIZ_FAST", "1")
+    assert cv.fast_mode() and cv.recipe() == cv.recipe("fast")
+    monkeypatch.setenv("CLIPVIZ_FAST", "0")
+    assert not cv.fast_mode() and cv.recipe() == cv.recipe("normal") == cv.TrainConfig()
+    assert cv.recipe("fast").steps < cv.recipe("normal").steps
+    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'normal'\]"):
+        cv.recipe("slow")

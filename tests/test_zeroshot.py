@@ -38,3 +38,33 @@ def test_bad_labels_and_templates(untrained):
         cv.zero_shot_classifier(untrained, LABELS, [])
     with pytest.raises(ValueError, match=r"templates\[0\].*needs a '\{\}'"):
         cv.zero_shot_classifier(untrained, LABELS, ["a photo"])
+
+
+def test_prompt_embeddings_build_every_classifier_from_one_pass(trained):
+    bundle = trained[0]
+    emb = cv.prompt_embeddings(bundle, LABELS, TEMPLATES)  # (T, C, D)
+    assert emb.shape == (3, 4, 64)
+    assert torch.allclose(emb[1, 2], cv.encode_texts(bundle, ["a green star"])[0], atol=1e-6)
+    classifiers = cv.template_classifiers(bundle, LABELS, TEMPLATES)
+    assert list(classifiers) == TEMPLATES + ["ensemble"]
+    for template in TEMPLATES:  # each single-template classifier is zero_shot_classifier with that template
+        assert torch.allclose(classifiers[template].weights,
+                              cv.zero_shot_classifier(bundle, LABELS, [template]).weights, atol=1e-6)
+    assert torch.allclose(classifiers["ensemble"].weights, cv.zero_shot_classifier(bundle, LABELS, TEMPLATES).weights,
+                          atol=1e-6)
+    assert "ensemble" not in cv.template_classifiers(bundle, LABELS, TEMPLATES[:1])
+
+
+def test_classifier_accuracy_counts_right_answers(trained, world):
+    bundle = trained[0]
+    data = world.dataset("test", 60)
+    labels, targets = data.labels("colour")
+    clf = cv.zero_shot_classifier(bundle, labels, ["a {} shape"])
+    image_emb = cv.encode_images(bundle, data.images)
+    predicted = clf.predict_index(image_emb).tolist()
+    expected = sum(p == t for p, t in zip(predicted, targets)) / len(targets)
+    assert clf.accuracy(image_emb, targets) == pytest.approx(expected)
+    wrong = [(t + 1) % len(labels) for t in predicted]  # a target list that disagrees with every prediction
+    assert clf.accuracy(image_emb, wrong) == 0.0
+    with pytest.raises(ValueError, match="60 image embeddings but 3 targets"):
+        clf.accuracy(image_emb, targets[:3])

@@ -10,7 +10,7 @@ as a pretrained one, and no download):
 and, to read the first on a busy machine, vitb32_prompt_update_cpu_ms: the CPU time of one
 prompt change, summed over torch's threads (other processes do not inflate it).
 
-The work runs in a fresh subprocess (`python -m clipviz.pretrained_bench`), so the memory
+The work runs in a fresh subprocess (`python -m clipviz.bench.pretrained`), so the memory
 figure is not inflated by whatever the benchmark process did before it.
 """
 from __future__ import annotations
@@ -79,11 +79,11 @@ def measure(device: str | None, repeats: int, precision: str = "bf16") -> dict:
             "vitb32_peak_rss_mb": _peak_rss_mb()}
 
 
-def bench_vitb32(bundle, world, device, quick: bool) -> dict:
-    """Run `measure` in a fresh Python process and return its figures (bundle and world are not used)."""
-    package_parent = str(Path(__file__).resolve().parent.parent)
+def bench_vitb32(device, quick: bool) -> dict:
+    """Run `measure` in a fresh Python process and return its figures."""
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "clipviz.pretrained_bench", "--device", str(device),
+    command = [sys.executable, "-m", "clipviz.bench.pretrained", "--device", str(device),
                "--repeats", str(5 if quick else 10)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -92,7 +92,7 @@ def bench_vitb32(bundle, world, device, quick: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clipviz.pretrained_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m clipviz.bench.pretrained", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--repeats", type=int, default=10, help="prompt changes to time (the median is kept)")

@@ -14,13 +14,13 @@ import time
 
 import ipywidgets as W
 
-from . import plots
-from .checkpoint import save_checkpoint
-from .encode import encode_images, encode_texts
-from .model import PRESETS, mini_clip, pick_device
-from .similarity import similarity_matrix
-from .train import recipe, train
-from .widgets import App, LiveFigure
+from .. import plots
+from ..checkpoint import save_checkpoint
+from ..encode import encode_images, encode_texts
+from ..model import PRESETS, mini_clip, pick_device
+from ..similarity import similarity_matrix
+from ..train import recipe, train
+from .base import App, LiveFigure
 
 class TrainingDashboard(App):
     """Start/stop training of a fresh mini CLIP, with live loss, accuracy, logit scale and probe matrix.

@@ -1,0 +1,158 @@
+"""The app framework: live figures, debounced text boxes, error-safe callbacks and an image picker.
+
+Every clipviz app is an `App` (an ipywidgets.VBox with a message line): a callback
+that raises shows its error there in plain words and the app keeps working, where
+ipywidgets would hide it in a log. Figures are `LiveFigure`s: plotly FigureWidgets
+changed in place, or, where those cannot load, static figures redrawn in an Output.
+Multi-line text boxes update after a short pause (`Debounce`), never on every keystroke.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import os
+import time
+from typing import Callable
+
+import ipywidgets as W
+import plotly.graph_objects as go
+import torch
+
+from ..encode import load_image
+
+
+class LiveFigure:
+    """A plotly figure that can be changed in place and shown as a widget.
+
+    figure: the object to change (a FigureWidget, or a plain Figure in fallback mode).
+    widget: what to put in a layout.
+    Set CLIPVIZ_STATIC_FIGURES=1 (or static=True) to force the fallback.
+    """
+
+    def __init__(self, figure: go.Figure, static: bool | None = None):
+        static = os.environ.get("CLIPVIZ_STATIC_FIGURES") == "1" if static is None else static
+        self.static = static
+        if not static:
+            try:
+                self.figure = go.FigureWidget(figure)
+                self.widget = self.figure
+                return
+            except Exception:  # anywidget missing or the front end cannot load it
+                self.static = True
+        self.figure = go.Figure(figure)
+        self.widget = W.Output()
+        self._redraw()
+
+    def update(self, change: Callable[[go.Figure], None]) -> None:
+        """Apply change(figure), as one batch (FigureWidget) or followed by a redraw (fallback)."""
+        if self.static:
+            change(self.figure)
+            self._redraw()
+        else:
+            with self.figure.batch_update():
+                change(self.figure)
+
+    def replace(self, figure: go.Figure) -> None:
+        """Swap in a whole new figure (new traces, new layout)."""
+        def swap(fig):
+            fig.data = []
+            fig.layout = figure.layout
+            fig.add_traces(list(figure.data))
+        self.update(swap)
+
+    def _redraw(self) -> None:
+        self.widget.clear_output(wait=True)
+        with self.widget:
+            self.figure.show()
+
+
+class Debounce:
+    """Call fn only after `wait` seconds without a new call (on the kernel's event loop).
+
+    With no running event loop (plain Python, tests) the call happens at once.
+    """
+
+    def __init__(self, fn: Callable, wait: float = 0.4):
+        self.fn, self.wait, self._handle = fn, wait, None
+
+    def __call__(self, *args):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self.fn(*args)
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = loop.call_later(self.wait, self.fn, *args)
+
+
+class App(W.VBox):
+    """Base of the apps: a message line, and callbacks that report errors there instead of dying."""
+
+    def __init__(self, children=(), **kwargs):
+        self.message = W.HTML()
+        super().__init__(list(children) + [self.message], **kwargs)
+        self.add_class("clipviz-app")
+        self.last_update_ms = float("nan")
+
+    def guarded(self, fn: Callable) -> Callable:
+        """fn wrapped so that an exception is shown in the app's message line, not lost."""
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as err:  # shown to the student; the app stays usable
+                self.message.value = (f"<div style='color:#b00020'><b>Could not update:</b> "
+                                      f"{html.escape(str(err))}</div>")
+                return None
+            self.message.value = ""
+            self.last_update_ms = 1000 * (time.perf_counter() - start)
+            return result
+        return run
+
+
+def _png(image, size: int = 160) -> bytes:
+    """PNG bytes of a PIL image or a (3, H, W) tensor, for an ipywidgets.Image."""
+    from PIL import Image
+    if isinstance(image, (str, os.PathLike)):
+        image = load_image(image)
+    if isinstance(image, torch.Tensor):
+        image = Image.fromarray((image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    image = image.convert("RGB")
+    scale = size / max(image.size)
+    image = image.resize((max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))),
+                         Image.NEAREST if scale > 2 else Image.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ImagePicker(W.VBox):
+    """A dropdown of named images with a preview; `.image` is the chosen image (PIL, tensor or path)."""
+
+    def __init__(self, images: dict):
+        if not images:
+            raise ValueError("no images to pick from: pass a dict {name: PIL image, (3, H, W) tensor or path}")
+        self.images = dict(images)
+        self.dropdown = W.Dropdown(options=list(self.images), description="image")
+        self.preview = W.Image(value=self._preview(), format="png", width=160, height=160)
+        self.dropdown.observe(lambda change: setattr(self.preview, "value", self._preview()), "value")
+        super().__init__([self.dropdown, self.preview])
+
+    @property
+    def image(self):
+        return self.images[self.dropdown.value]
+
+    def batch(self):
+        """The chosen image in the form encode_images takes: a (1, 3, H, W) tensor or a one-item list."""
+        return self.image[None] if isinstance(self.image, torch.Tensor) else [self.image]
+
+    def _preview(self) -> bytes:
+        try:
+            return _png(self.image)
+        except Exception:  # an unreadable file: the app that encodes it reports the error
+            return b""
