@@ -2,12 +2,14 @@
 
     python -m clipviz train --preset tiny --out clipviz/assets/mini_clip_shapes.pt
     python -m clipviz bench [--quick] [--device cpu|cuda] [--json PATH]
+    python -m clipviz export --n 10000 --out DIR [--style photo|sketch|mixed] [--gpus K]
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .data import STYLES
 from .model import PRESETS
 
 
@@ -44,6 +46,21 @@ def _bench(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    import time
+
+    from .export import export_for_open_clip
+
+    start = time.perf_counter()
+    export = export_for_open_clip(args.out, args.n, n_val=args.val, style=args.style, preset=args.preset,
+                                  seed=args.seed)
+    print(f"wrote {export.n_train} training and {export.n_val} validation pairs and the {args.preset!r} model "
+          f"config to {export.folder} in {time.perf_counter() - start:.1f} s")
+    print(f"train on them with open_clip on {args.gpus} GPU(s) (pip install 'clipviz[scale]' first):")
+    print(export.command(gpus=args.gpus, batch_size=args.batch_size, precision=args.precision))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clipviz", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,6 +81,17 @@ def main(argv=None) -> int:
     b.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
     b.add_argument("--json", default=None, help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)
+    e = sub.add_parser("export", help="write shapes-world pairs and the model config for open_clip's trainer")
+    e.add_argument("--n", type=int, default=10000, help="training pairs (default 10000)")
+    e.add_argument("--out", required=True, help="folder to write: images/, train.csv, val.csv, model/")
+    e.add_argument("--val", type=int, default=None, help="validation pairs (default: n // 10)")
+    e.add_argument("--style", default="photo", choices=STYLES, help="how the shapes are drawn")
+    e.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="model config to write")
+    e.add_argument("--seed", type=int, default=0, help="ShapesWorld seed (the notebooks use 0)")
+    e.add_argument("--gpus", type=int, default=1, help="GPUs in the printed torchrun command")
+    e.add_argument("--batch-size", type=int, default=None, help="pairs per GPU per step (default: the kit's 128)")
+    e.add_argument("--precision", default="amp", help="open_clip --precision (amp, amp_bf16, fp32, ...)")
+    e.set_defaults(func=_export)
     args = parser.parse_args(argv)
     return args.func(args)
 

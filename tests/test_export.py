@@ -78,7 +78,8 @@ def test_round_trip_through_open_clip_train(export):
     assert checkpoint == export.folder / "logs" / "clipviz" / "checkpoints" / "epoch_1.pt"
     assert checkpoint.is_file()
     # 2) back into the kit: the exported config plus open_clip's checkpoint
-    bundle = cv.load_clip(f"local-dir:{export.model_dir}", pretrained=str(checkpoint), device="cpu")
+    bundle = cv.load_clip(f"local-dir:{export.model_dir}", pretrained=str(checkpoint), device="cpu",
+                          precision="fp32")
     trained = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     assert torch.equal(bundle.model.visual.conv1.weight, trained["visual.conv1.weight"])
     fresh = cv.mini_clip("tiny", seed=0, device="cpu")
@@ -105,7 +106,8 @@ def test_load_clip_reads_an_open_clip_train_checkpoint_without_the_trainer(expor
     source = cv.mini_clip("tiny", seed=3, device="cpu")
     state = {f"module.{k}": v for k, v in source.model.state_dict().items()}
     torch.save({"epoch": 1, "name": "clipviz", "state_dict": state}, tmp_path / "epoch_1.pt")
-    bundle = cv.load_clip(f"local-dir:{export.model_dir}", pretrained=tmp_path / "epoch_1.pt", device="cpu")
+    bundle = cv.load_clip(f"local-dir:{export.model_dir}", pretrained=tmp_path / "epoch_1.pt", device="cpu",
+                          precision="fp32")
     assert torch.equal(bundle.model.token_embedding.weight, source.model.token_embedding.weight)
     assert bundle.context_length == 16 and bundle.config == source.config
     with pytest.raises(ValueError, match="no such weights file"):
@@ -116,3 +118,17 @@ def test_without_the_extra_the_runner_names_it(export, monkeypatch):
     monkeypatch.setitem(sys.modules, "open_clip_train.main", None)  # as if not installed
     with pytest.raises(ImportError, match=r"clipviz\[scale\]"):
         train_with_open_clip(export)
+
+
+def test_the_export_command_line_writes_the_folder_and_prints_the_command(tmp_path, capsys):
+    from clipviz.__main__ import main
+    assert main(["export", "--n", "8", "--val", "2", "--out", str(tmp_path / "out"), "--gpus", "2",
+                 "--style", "sketch"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 8 training and 2 validation pairs" in printed
+    assert "torchrun --nproc_per_node=2 -m open_clip_train.main" in printed and "--gather-with-grad" in printed
+    assert len(list((tmp_path / "out" / "images").glob("val_*.png"))) == 2
+    assert (tmp_path / "out" / "model" / "open_clip_config.json").is_file()
+    with pytest.raises(SystemExit):  # argparse names the valid styles
+        main(["export", "--out", str(tmp_path), "--style", "cartoon"])
+    assert "invalid choice: 'cartoon'" in capsys.readouterr().err
