@@ -10,7 +10,7 @@ import clipviz as cv
 def test_local_weights_file_loads_to_the_same_embeddings(untrained, world, tmp_path):
     path = tmp_path / "open_clip_weights.pt"
     torch.save(untrained.model.state_dict(), path)  # an ordinary open_clip state dict
-    loaded = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu")
+    loaded = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu", precision="fp32")
     assert isinstance(loaded.model, open_clip.CLIP) and loaded.pretrained == str(path)
     d = world.dataset("test", 4)
     texts = ["a red circle", "a blue square"]
@@ -57,7 +57,7 @@ def test_bf16_weights_halve_the_memory_and_still_encode(untrained, tmp_path):
     assert {p.dtype for p in half.model.parameters()} == {torch.bfloat16}
     full_bytes = sum(p.numel() * p.element_size() for p in untrained.model.parameters())
     assert sum(p.numel() * p.element_size() for p in half.model.parameters()) == full_bytes // 2
-    full = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu")  # same file, same preprocessing
+    full = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu", precision="fp32")  # same file
     texts, images = ["a red circle", "a blue square"], torch.rand(2, 3, 32, 32)
     emb = cv.encode_texts(half, texts)
     assert emb.dtype == torch.float32
