@@ -3,6 +3,7 @@
     python -m clipviz train --preset tiny --out clipviz/assets/mini_clip_shapes.pt
     python -m clipviz bench [--quick] [--device cpu|cuda] [--json PATH]
     python -m clipviz export --n 10000 --out DIR [--style photo|sketch|mixed] [--gpus K]
+    python -m clipviz binding [--quick] [--device cpu|cuda] [--json PATH]
 """
 from __future__ import annotations
 
@@ -61,6 +62,24 @@ def _export(args) -> int:
     return 0
 
 
+def _binding(args) -> int:
+    import json
+    import time
+
+    from .binding_eval import RECIPES, compare, summary
+
+    start = time.perf_counter()
+    results = compare(RECIPES["quick" if args.quick else "normal"], device=args.device)
+    figures = {name: {k: v for k, v in r.items() if k != "bundle"} for name, r in results.items()}
+    print(summary(figures))
+    print(f"total {time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clipviz", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +100,11 @@ def main(argv=None) -> int:
     b.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
     b.add_argument("--json", default=None, help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)
+    g = sub.add_parser("binding", help="Winoground scores of three text encoders on two-object scenes (chapter 09)")
+    g.add_argument("--quick", action="store_true", help="short runs (about a minute), for a smoke test")
+    g.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    g.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    g.set_defaults(func=_binding)
     e = sub.add_parser("export", help="write shapes-world pairs and the model config for open_clip's trainer")
     e.add_argument("--n", type=int, default=10000, help="training pairs (default 10000)")
     e.add_argument("--out", required=True, help="folder to write: images/, train.csv, val.csv, model/")

@@ -6,6 +6,12 @@ the true pairs sit. Each row is an N-way classification "which caption is mine?"
 each column is "which image is mine?", and the loss is the mean of the two
 cross-entropies. Follows Radford et al. 2021 (Figure 3) and open_clip's ClipLoss,
 which a test checks it against.
+
+NegCLIP (Yuksekgonul et al. 2023) adds K hard negatives: captions with the words of a
+true caption in a wrong order ("a blue square left of a red circle" for a red square
+left of a blue circle). They become K more columns, wrong for every image, so each
+row is an (N + K)-way choice; the columns, which ask for an image, stay the N true
+captions. Without them the loss is exactly CLIP's.
 """
 from __future__ import annotations
 
@@ -19,24 +25,33 @@ class ContrastiveLoss(NamedTuple):
     total: torch.Tensor  # scalar: (image_to_text + text_to_image) / 2
     image_to_text: torch.Tensor  # scalar: cross-entropy of each row (an image picks its caption)
     text_to_image: torch.Tensor  # scalar: cross-entropy of each column (a caption picks its image)
-    logits: torch.Tensor  # (N, N): logit_scale * cosine similarity, rows are images
+    logits: torch.Tensor  # (N, N + K): logit_scale * cosine similarity, rows are images, K hard negatives last
 
 
 def contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
-                     logit_scale: float | torch.Tensor = 100.0) -> ContrastiveLoss:
+                     logit_scale: float | torch.Tensor = 100.0,
+                     negative_texts: torch.Tensor | None = None) -> ContrastiveLoss:
     """CLIP's symmetric cross-entropy over a batch of matching pairs.
 
     image_embeddings: (N, D), L2-normalised; row i is the image of pair i.
     text_embeddings: (N, D), L2-normalised; row i is the caption of pair i.
     logit_scale: the multiplier of the cosine similarities (1 / temperature),
         i.e. model.logit_scale.exp(), at most 100 in CLIP.
+    negative_texts: (K, D), L2-normalised, or None: captions that match no image of the
+        batch (NegCLIP's hard negatives), extra wrong answers for every row.
     Returns ContrastiveLoss(total, image_to_text, text_to_image, logits).
     """
     if image_embeddings.shape != text_embeddings.shape or image_embeddings.ndim != 2:
         raise ValueError(f"need two (N, D) batches of matching pairs, got image {tuple(image_embeddings.shape)} "
                          f"and text {tuple(text_embeddings.shape)}")
-    logits = logit_scale * image_embeddings @ text_embeddings.T  # (N, N), logits[i, j] = image i vs text j
-    labels = torch.arange(logits.shape[0], device=logits.device)  # (N,), pair i is the right answer for row/column i
-    image_to_text = F.cross_entropy(logits, labels)  # each row: softmax over the N captions
-    text_to_image = F.cross_entropy(logits.T, labels)  # each column: softmax over the N images
+    if negative_texts is not None and (negative_texts.ndim != 2 or negative_texts.shape[1] != text_embeddings.shape[1]):
+        raise ValueError(f"negative_texts must be (K, {text_embeddings.shape[1]}) like the captions, "
+                         f"got {tuple(negative_texts.shape)}; pass None for no hard negatives")
+    n = image_embeddings.shape[0]
+    if negative_texts is not None:
+        text_embeddings = torch.cat([text_embeddings, negative_texts])  # (N + K, D), the K negatives last
+    logits = logit_scale * image_embeddings @ text_embeddings.T  # (N, N + K), logits[i, j] = image i vs text j
+    labels = torch.arange(n, device=logits.device)  # (N,), pair i is the right answer for row/column i
+    image_to_text = F.cross_entropy(logits, labels)  # each row: softmax over the N (+ K) captions
+    text_to_image = F.cross_entropy(logits[:, :n].T, labels)  # each true caption's column: softmax over the N images
     return ContrastiveLoss((image_to_text + text_to_image) / 2, image_to_text, text_to_image, logits)

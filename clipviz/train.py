@@ -40,6 +40,7 @@ class TrainConfig:
     learn_temperature: bool = True  # False freezes logit_scale at its initial value (scale 1 / 0.07 = 14.3)
     train_images: int = 24000  # images to render for training (295 MB of float32 pixels); more, better held-out
     eval_every: int = 600  # evaluate every this many steps (and at the end); 0 for never
+    hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
 
 RECIPES = {
@@ -134,6 +135,25 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
+class _HardNegatives:
+    """Every pair's swapped captions (data.negatives), tokenised once, for NegCLIP-style batches."""
+
+    def __init__(self, bundle: ClipBundle, data: ImageTextPairs):
+        lists = getattr(data, "negatives", None)
+        if not lists or not any(lists):
+            raise ValueError("hard_negatives > 0 needs data with swapped captions per pair (data.negatives), such as "
+                             "clipviz.binding.TwoObjectWorld().dataset(); for other data set hard_negatives=0")
+        self.counts = torch.tensor([len(n) for n in lists])  # (N,) swapped captions of each pair
+        self.starts = self.counts.cumsum(0) - self.counts  # (N,) where pair i's captions begin in self.tokens
+        self.tokens = tokenize(bundle, [c for n in lists for c in n])  # (sum of counts, L)
+
+    def sample(self, idx: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+        """Tokens of one random swapped caption for each of the first k pairs of batch `idx` that have one."""
+        owners = idx[self.counts[idx] > 0][:k]  # (k,) pair indices
+        pick = self.starts[owners] + (torch.rand(len(owners), generator=generator) * self.counts[owners]).long()
+        return self.tokens[pick]  # (k, L)
+
+
 def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None = None, *,
           callbacks: Sequence[Callable[[Event], bool | None]] = (),
           eval_sets: dict[str, ImageTextPairs] | None = None, seed: int = 0) -> History:
@@ -168,6 +188,7 @@ def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None =
     model.logit_scale.requires_grad_(config.learn_temperature)
     optimizer = make_optimizer(model, config.lr, config.weight_decay)
     tokens = tokenize(bundle, data.captions)  # (N, context_length), tokenised once for the whole run
+    negatives = _HardNegatives(bundle, data) if config.hard_negatives else None
     generator = torch.Generator().manual_seed(seed)
     history = History(top1={name: [] for name in eval_sets})
     bar = None
@@ -199,14 +220,19 @@ def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None =
             # 1) a random batch of matching pairs, and this step's learning rate
             idx = torch.randint(len(data), (batch_size,), generator=generator)
             images = _as_pixel_batch(bundle, data.images[idx]).to(device)  # (B, 3, H, W), normalised
-            texts = tokens[idx].to(device)  # (B, L)
+            texts = tokens[idx]  # (B, L)
+            if negatives is not None:  # 1b) NegCLIP: a swapped caption of each of the first k pairs, as wrong answers
+                texts = torch.cat([texts, negatives.sample(idx, config.hard_negatives, generator)])  # (B + k, L)
+            texts = texts.to(device)
             lr_now = lr_at(step, steps, config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr_now
             # 2) embed both sides and score every image against every caption
             image_emb = model.encode_image(images, normalize=True)  # (B, D)
-            text_emb = model.encode_text(texts, normalize=True)  # (B, D)
-            loss = contrastive_loss(image_emb, text_emb, model.logit_scale.exp()).total
+            text_emb = model.encode_text(texts, normalize=True)  # (B + k, D): the batch's captions, then k hard negatives
+            b = image_emb.shape[0]
+            loss = contrastive_loss(image_emb, text_emb[:b], model.logit_scale.exp(),
+                                    text_emb[b:] if len(text_emb) > b else None).total
             if not torch.isfinite(loss):
                 history.stopped = "diverged"
                 raise TrainingDiverged(

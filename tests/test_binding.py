@@ -1,0 +1,202 @@
+import dataclasses
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from clipviz.binding import (SWAP_KINDS, Caption, Scene, Thing, TwoObjectWorld, hard_negatives, is_negative,
+                             reverse_mention, reverse_relation, swap_colours, swap_shapes)
+from clipviz.binding_eval import (CHANCE, RECIPES, bag_of_words_clip, swap_in_batch, train_encoder, winoground,
+                                  winoground_scores)
+from clipviz.encode import encode_texts
+from clipviz.loss import contrastive_loss
+from clipviz.model import mini_clip
+from clipviz.train import train
+
+RED_SQUARE, BLUE_CIRCLE = Thing("square", "red"), Thing("circle", "blue")
+LEFT_OF = Caption(RED_SQUARE, BLUE_CIRCLE, "left of")
+AND = Caption(RED_SQUARE, BLUE_CIRCLE, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: a second thread gains little, and on shared cores it can cost ten times over."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return TwoObjectWorld(seed=0)
+
+
+def test_the_swaps_say_what_they_should():
+    assert LEFT_OF.text() == "a red square left of a blue circle"
+    assert swap_colours(LEFT_OF).text() == "a blue square left of a red circle"
+    assert swap_shapes(LEFT_OF).text() == "a red circle left of a blue square"
+    assert reverse_relation(LEFT_OF).text() == "a blue circle left of a red square"
+    assert reverse_mention(LEFT_OF).text() == "a blue circle right of a red square"
+    assert Caption(Thing("star", "orange"), RED_SQUARE).text() == "an orange star and a red square"
+
+
+def test_swaps_keep_the_words_and_change_the_scene_but_reversing_the_mention_is_no_negative():
+    for caption in (LEFT_OF, Caption(RED_SQUARE, BLUE_CIRCLE, "right of")):
+        for kind in SWAP_KINDS:
+            other = {"colours": swap_colours, "shapes": swap_shapes, "relation": reverse_relation}[kind](caption)
+            assert sorted(other.text().split()) == sorted(caption.text().split()), kind
+            assert is_negative(caption, other), kind
+        assert not is_negative(caption, reverse_mention(caption))
+        assert reverse_mention(caption).scenes() == caption.scenes()
+    assert LEFT_OF.scenes() == {Scene(RED_SQUARE, BLUE_CIRCLE)}
+    assert Caption(RED_SQUARE, BLUE_CIRCLE, "right of").scenes() == {Scene(BLUE_CIRCLE, RED_SQUARE)}
+    # without a relation the caption is true of both arrangements, and reversing it is a paraphrase
+    assert len(AND.scenes()) == 2 and not is_negative(AND, reverse_relation(AND))
+    assert [c.text() for c in hard_negatives(AND)] == ["a blue square and a red circle", "a red circle and a blue square"]
+    assert len(hard_negatives(LEFT_OF)) == 3
+    assert hard_negatives(LEFT_OF, allowed={RED_SQUARE, BLUE_CIRCLE}) == [reverse_relation(LEFT_OF)]
+
+
+def test_held_out_compositions_never_reach_training(world):
+    data = world.dataset("train", 400, relation_share=0.5)
+    held = [f"{colour} {shape}" for shape, colour in world.held_out]
+    assert all({s.left, s.right} <= world.seen for s in data.attributes)
+    for caption, negatives in zip(data.captions, data.negatives):
+        assert not any(h in text for h in held for text in [caption, *negatives])
+    assert 0.35 < sum(" of " in c for c in data.captions) / len(data) < 0.65
+    assert all(" of " not in c for c in world.dataset("train", 50, relation_share=0.0).captions)
+    part = data.subset([3, 1])
+    assert part.captions == [data.captions[3], data.captions[1]] and part.negatives == [data.negatives[3], data.negatives[1]]
+
+
+def test_groups_hold_a_caption_its_swap_and_an_image_of_each(world):
+    seen, heldout = world.groups("seen", 30), world.groups("heldout", 30)
+    assert seen.images.shape == (30, 2, 3, 32, 32)
+    for groups in (seen, heldout):
+        for (c0, c1), kind in zip(groups.captions, groups.kinds):
+            assert c0 != c1 and sorted(c0.split()) == sorted(c1.split())
+    assert set(seen.kinds) == set(SWAP_KINDS)
+    assert all(r for k, r in zip(seen.kinds, seen.relation) if k == "relation")
+    held = [f"{colour} {shape}" for shape, colour in world.held_out]
+    assert not any(h in c for pair in seen.captions for c in pair for h in held)
+    assert all(any(h in c for c in pair for h in held) for pair in heldout.captions)
+    with pytest.raises(ValueError, match="'seen' or 'heldout'"):
+        world.groups("test", 3)
+
+
+def test_the_left_object_is_drawn_on_the_left(world):
+    image = world.render([Scene(RED_SQUARE, BLUE_CIRCLE)])[0]  # (3, H, W)
+    half = image.shape[-1] // 2
+    red_minus_blue = image[0] - image[2]  # (H, W), positive where red
+    assert red_minus_blue[:, :half].mean() - red_minus_blue[:, half:].mean() > 0.2
+
+
+def test_winoground_scores_count_ties_as_wrong():
+    sims = torch.tensor([
+        [[0.9, 0.1], [0.2, 0.8]],  # all four comparisons right: text, image, group
+        [[0.9, 0.85], [0.1, 0.8]],  # each image picks its caption; caption 1 prefers image 0: text only
+        [[0.5, 0.5], [0.1, 0.9]],  # image 0 ties between the captions: text wrong; image right
+        [[0.5, 0.5], [0.5, 0.5]],  # all tied: nothing right
+    ])
+    scores = winoground_scores(sims)
+    assert scores == {"text_score": 0.5, "image_score": 0.5, "group_score": 0.25}
+    assert winoground_scores(torch.rand(20000, 2, 2, generator=torch.Generator().manual_seed(0)))["group_score"] == \
+        pytest.approx(CHANCE["group_score"], abs=0.01)
+    with pytest.raises(ValueError, match=r"\(G, 2, 2\)"):
+        winoground_scores(torch.zeros(3, 2))
+
+
+def test_bag_of_words_ignores_word_order_exactly_and_so_ties_every_group(world):
+    bundle = bag_of_words_clip("tiny", seed=0, device="cpu")
+    rng = random.Random(0)
+    captions = ["a red square left of a blue circle", "a large purple star at the top"]
+    shuffled = [" ".join(rng.sample(c.split(), len(c.split()))) for c in captions]
+    assert shuffled != captions
+    assert torch.equal(encode_texts(bundle, captions), encode_texts(bundle, shuffled))
+    assert not torch.equal(encode_texts(bundle, captions[:1]), encode_texts(bundle, ["a red square left of a red circle"]))
+    assert winoground(bundle, world.groups("seen", 40)) == {"text_score": 0.0, "image_score": 0.0, "group_score": 0.0}
+
+
+def test_swapped_captions_meet_in_a_batch_more_often_as_the_batch_grows(world):
+    data = world.dataset("train", 2000)
+    rates = [swap_in_batch(data, b, batches=20) for b in (16, 256, 1024)]
+    assert 0 <= rates[0] < rates[1] < rates[2] <= 1
+    assert rates[0] < 0.05
+
+
+def test_hard_negatives_are_extra_columns_of_the_loss(rng):
+    img = F.normalize(torch.randn(6, 8, generator=rng), dim=-1)
+    txt = F.normalize(torch.randn(6, 8, generator=rng), dim=-1)
+    neg = F.normalize(torch.randn(3, 8, generator=rng), dim=-1)
+    plain, hard = contrastive_loss(img, txt, 10.0), contrastive_loss(img, txt, 10.0, negative_texts=neg)
+    assert hard.logits.shape == (6, 9) and torch.allclose(hard.logits[:, :6], plain.logits)
+    assert torch.allclose(hard.image_to_text, F.cross_entropy(10.0 * img @ torch.cat([txt, neg]).T, torch.arange(6)))
+    assert torch.allclose(hard.text_to_image, plain.text_to_image)  # a negative asks for no image
+    assert hard.image_to_text > plain.image_to_text
+    # a negative as close to each image as its own caption is the hardest there is: the loss grows by log 2 at most
+    same = contrastive_loss(img, img, 10.0, negative_texts=img)
+    assert torch.allclose(same.image_to_text - contrastive_loss(img, img, 10.0).image_to_text,
+                          torch.log(torch.tensor(2.0)), atol=0.05)
+    with pytest.raises(ValueError, match=r"negative_texts must be \(K, 8\)"):
+        contrastive_loss(img, txt, 10.0, negative_texts=torch.zeros(3, 5))
+
+
+def test_hard_negatives_need_swapped_captions(world):
+    from clipviz import ShapesWorld
+    config = dataclasses.replace(RECIPES["quick"], steps=2, hard_negatives=8)
+    with pytest.raises(ValueError, match="data.negatives"):
+        train(mini_clip("tiny", device="cpu"), ShapesWorld(seed=0).dataset("train", 50), config,
+              callbacks=[lambda event: None])
+    with pytest.raises(ValueError, match="hard_negatives >= 1"):
+        train_encoder("hard_negatives", world, dataclasses.replace(config, hard_negatives=0))
+
+
+def test_a_short_hard_negative_training_binds_above_chance(world):
+    torch.manual_seed(0)
+    config = dataclasses.replace(RECIPES["quick"], steps=300, batch_size=64, train_images=1500, hard_negatives=64,
+                                 warmup=20)
+    bundle, history = train_encoder("hard_negatives", world, config, device="cpu")
+    assert history.stopped == "finished" and history.loss[-1] < history.loss[0] / 2
+    scores = winoground(bundle, world.groups("seen", 120, kinds=("colours", "shapes")))
+    assert scores["text_score"] > CHANCE["text_score"] + 0.1 and scores["group_score"] > CHANCE["group_score"]
+
+
+def test_binding_explorer_redraws_when_a_caption_or_the_scene_changes(world):
+    from clipviz.widgets.binding import BindingExplorer
+    models = {"bag of words": bag_of_words_clip("tiny", device="cpu"), "plain": mini_clip("tiny", device="cpu")}
+    app = BindingExplorer(models, world)
+    assert "clipviz-prompt" in app.caption_boxes[0]._dom_classes
+    assert [box.value for box in app.caption_boxes] == ["a red square left of a blue circle",
+                                                        "a blue square left of a red circle"]
+    fig = app.figure.figure
+    assert len(fig.data) == 2 and all(len(trace.z) == 2 and len(trace.z[0]) == 2 for trace in fig.data)
+    bow = fig.data[0].z
+    assert bow[0][0] == bow[0][1] and bow[1][0] == bow[1][1]  # same words, same embedding: a tie
+    assert "text ✗ image ✗ group ✗" in fig.layout.annotations[0].text
+    before = [list(map(list, trace.z)) for trace in fig.data]
+    app.caption_boxes[0].value = "a small green triangle"
+    assert [list(map(list, trace.z)) for trace in app.figure.figure.data] != before
+    image_2 = app.images[1].value
+    app.swap.value = "relation"
+    assert app.caption_boxes[1].value == "a blue circle left of a red square" and app.images[1].value != image_2
+    app.right[1].value = "red"  # both red: no swap can change the scene
+    assert "different colours" in app.message.value
+
+
+def test_hard_negative_dashboard_trains_with_the_chosen_number_of_negatives(world, monkeypatch):
+    from clipviz.widgets.binding import HardNegativeDashboard
+    app = HardNegativeDashboard(world, n=300)
+    assert app.hard_negatives in app.children[0].children
+    import clipviz.widgets.dashboard as dashboard
+    seen, real_train = [], dashboard.train
+    monkeypatch.setattr(dashboard, "train", lambda bundle, data, config, **kw: seen.append((data, config)) or
+                        real_train(bundle, data, config, **kw))
+    app.steps.value, app.hard_negatives.value = 12, 16
+    app.start_button.click()
+    app.wait(300)
+    assert app.message.value == "" and app.history.stopped == "finished"
+    data, config = seen[0]
+    assert config.hard_negatives == 16 and len(data.negatives) == 300
+    assert len(app.curves.figure.data[0].x) == 12 and len(app.curves.figure.data[1].x) >= 1
