@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,7 +59,10 @@ def open_downscaled(source, max_side: int, *, square: bool = False) -> Image.Ima
         source = io.BytesIO(bytes(source))
     try:
         with Image.open(source) as image:
-            image.draft("RGB", (max_side, max_side))  # JPEG only: the smallest scale with both sides >= max_side
+            w, h = image.size
+            fit = max_side / (min(w, h) if square else max(w, h))  # the scale the result needs
+            image.draft("RGB", (math.ceil(w * fit), math.ceil(h * fit)))  # JPEG only: decode at the smallest
+            # of 1/1, 1/2, 1/4, 1/8 that still covers that
             image.load()  # read every byte now, so a truncated file fails here
             image = _to_rgb(image)
     except Image.DecompressionBombError as err:

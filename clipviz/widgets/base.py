@@ -132,16 +132,30 @@ def _lines(text: str) -> list[str]:
 
 
 class ImagePicker(W.VBox):
-    """A dropdown of named images with a preview; `.image` is the chosen image (PIL, tensor or path)."""
+    """A dropdown of named images with a preview, and an upload button for a picture of your own.
 
-    def __init__(self, images: dict):
+    images: {name: PIL image, (3, H, W) tensor in [0, 1], or path}. `.image` is the chosen one.
+    upload: False hides the upload button. An uploaded file joins the dropdown as "yours: <file name>"
+        and is chosen, so the app around the picker encodes it like the others. It is shrunk to
+        UPLOAD_SIDE pixels on its long side while it is decoded; a file over MAX_UPLOAD_MB, or one
+        that is not a readable image, is refused with a message here and the picker stays as it was.
+    """
+
+    MAX_UPLOAD_MB = 20  # larger files are refused (a 12-megapixel JPEG is about 5 MB)
+    UPLOAD_SIDE = 448  # an upload is shrunk to this many pixels on its long side: twice the 224 CLIPs read
+
+    def __init__(self, images: dict, upload: bool = True):
         if not images:
             raise ValueError("no images to pick from: pass a dict {name: PIL image, (3, H, W) tensor or path}")
         self.images = dict(images)
         self.dropdown = W.Dropdown(options=list(self.images), description="image")
         self.preview = W.Image(value=self._preview(), format="png", width=160, height=160)
         self.dropdown.observe(lambda change: setattr(self.preview, "value", self._preview()), "value")
-        super().__init__([self.dropdown, self.preview])
+        self.upload = W.FileUpload(accept="image/*", multiple=False, description="your picture")
+        self.upload_note = W.HTML(f"<small>JPEG, PNG, ... up to {self.MAX_UPLOAD_MB} MB</small>")
+        self.upload.observe(lambda change: self._uploaded(change["new"]), "value")
+        controls = [W.HBox([self.upload, self.upload_note])] if upload else []
+        super().__init__([self.dropdown, self.preview, *controls])
 
     @property
     def image(self):
@@ -150,6 +164,47 @@ class ImagePicker(W.VBox):
     def batch(self):
         """The chosen image in the form encode_images takes: a (1, 3, H, W) tensor or a one-item list."""
         return self.image[None] if isinstance(self.image, torch.Tensor) else [self.image]
+
+    def add(self, name: str, content: bytes) -> str:
+        """Add the image file `content` (bytes) under `name` and choose it; returns the name used.
+
+        Raises ValueError, saying what to do, for a file over MAX_UPLOAD_MB or one that is not a readable image.
+        """
+        from ..folder import open_downscaled
+        size_mb = len(content) / 2 ** 20
+        if size_mb > self.MAX_UPLOAD_MB:
+            raise ValueError(f"{name} is {size_mb:.0f} MB, over the {self.MAX_UPLOAD_MB} MB limit: "
+                             f"shrink it or save it as a JPEG, then upload it again")
+        try:
+            image = open_downscaled(content, self.UPLOAD_SIDE)
+        except ValueError as err:
+            raise ValueError(f"{name} cannot be used: {err}") from None
+        label, k = f"yours: {name}", 2
+        while label in self.images:  # a new upload never reuses a name (the apps cache embeddings by name)
+            label, k = f"yours: {name} ({k})", k + 1
+        self.images = {label: image, **self.images}  # first: new options select the first, so one redraw
+        self.dropdown.options = list(self.images)
+        self.dropdown.value = label  # already chosen; the apps observe this and have redrawn
+        return label
+
+    def _uploaded(self, value) -> None:
+        """The FileUpload's value: a tuple of {"name", "content", ...} (ipywidgets 8) or a dict (7)."""
+        files = list(value.values()) if isinstance(value, dict) else list(value)
+        if not files:
+            return
+        file = files[-1]
+        name = file.get("name") or file.get("metadata", {}).get("name", "upload")
+        note = f"<small>JPEG, PNG, ... up to {self.MAX_UPLOAD_MB} MB</small>"
+        try:
+            self.add(name, bytes(file["content"]))
+        except ValueError as err:
+            note = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+        finally:
+            self.upload_note.value = note
+            if isinstance(value, dict):  # ipywidgets 7 keeps a dict; 8 a tuple that can be replaced
+                value.clear()
+            else:
+                self.upload.value = ()  # drop the bytes from the widget; also lets the same file be sent again
 
     def _preview(self) -> bytes:
         try:
