@@ -66,6 +66,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     truncated, corrupt or foreign one, saying what to do.
     """
     path = os.fspath(path)
+    if not os.path.isfile(path) and pathlib.Path(path).resolve().is_relative_to(ASSETS.resolve()):
+        raise FileNotFoundError(f"the model shipped with clipviz is missing ({path}): the installation lacks its "
+                                f"package data. Reinstall clipviz the way you installed it, with --force-reinstall --no-deps "
+                                f"(e.g. `pip install --force-reinstall --no-deps .` in a checkout, or the git+ URL).")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}. Train one with `python -m clipviz train --out {path}` "
                                 f"or load the shipped model with cv.load_checkpoint(cv.SHIPPED)")

@@ -358,6 +358,19 @@ def _assign_weights(model: torch.nn.Module, path: str) -> None:
     model.load_state_dict(state, strict=True, assign=True)
 
 
+def pretrained_cached(name: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k") -> bool:
+    """True when the weights of open_clip tag `pretrained` for model `name` are on this machine already.
+
+    Ask before load_clip when a download matters: ViT-B-32's are about 600 MB (over an hour on mybinder.org).
+    Raises ValueError for a tag that model does not have, listing the ones it has.
+    """
+    cfg = open_clip.get_pretrained_cfg(name, pretrained)
+    if not cfg:
+        raise ValueError(f"unknown pretrained tag {pretrained!r} for {name}. "
+                         f"Tags for {name}: {open_clip.list_pretrained_tags_by_model(name) or 'none'}")
+    return _weights_cached(cfg)
+
+
 def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k",
               device: str | torch.device | None = None, precision: str = "auto") -> ClipBundle:
     """Any open_clip model as a ClipBundle.

@@ -62,7 +62,8 @@ def load_photos(style: str = "photo") -> list[tuple[str, Image.Image, str]]:
         path = photo_path(name, style)
         if not path.is_file():
             raise FileNotFoundError(f"the bundled photo {path} is missing. It is package data: reinstall clipviz "
-                                    f"(`pip install --force-reinstall clipviz`), or in a checkout remake it with "
+                                    f"the way you installed it, with --force-reinstall --no-deps (e.g. `pip install "
+                                    f"--force-reinstall --no-deps .` in a checkout, or the git+ URL), or remake it with "
                                     f"`pip install scikit-image && python tools/make_photos.py`.")
         photos.append((name, load_image(path), caption))
     return photos

@@ -6,8 +6,10 @@ must name the same ones with ranges that overlap.
 """
 import builtins
 import importlib.util
+import os
 import pathlib
 import shutil
+import subprocess
 import sys
 import types
 
@@ -88,22 +90,21 @@ def test_a_changed_address_reaches_every_place(checkout):
 
 
 def run_setup_cell(modules):
-    """Execute the generated setup block with `modules` as sys.modules; return what it tried to run."""
+    """Execute the generated setup block with `modules` as sys.modules; return what it tried to do."""
     calls = []
     fake_sys = types.SimpleNamespace(modules=modules, executable=sys.executable, path=[])
-    fake_subprocess = types.SimpleNamespace(run=lambda *args, **kwargs: calls.append(("run", args[0])))
-    fake_os = types.SimpleNamespace(path=types.SimpleNamespace(isdir=lambda path: False),
-                                    chdir=lambda path: calls.append(("chdir", path)))
-    fake_output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(("widgets", None)))
-    fakes = {"sys": fake_sys, "os": fake_os, "subprocess": fake_subprocess,
-             "google.colab": types.SimpleNamespace(output=fake_output)}
+    fake_subprocess = types.SimpleNamespace(run=lambda *args, **kwargs: calls.append(("run", args[0], kwargs)))
+    fake_output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(("widgets",)))
+    fakes = {"sys": fake_sys, "subprocess": fake_subprocess, "google.colab": types.SimpleNamespace(output=fake_output)}
 
     def fake_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name in ("os", "pathlib", "shutil"):
+            raise AssertionError(f"the setup cell imports {name}: it should only pip-install, not touch files")
         return fakes[name] if name in fakes else __import__(name, globals, locals, fromlist, level)
 
     code = sync_links.setup_block(REPO)
     exec(compile(code, "<setup cell>", "exec"), {"__builtins__": {**vars(builtins), "__import__": fake_import}})
-    calls += [("sys.path", entry) for entry in fake_sys.path]
+    assert fake_sys.path == [], "the setup cell must not put a clone on sys.path: clipviz is installed"
     return calls
 
 
@@ -111,15 +112,21 @@ def test_setup_cell_does_nothing_outside_colab():
     assert run_setup_cell({"IPython": object()}) == []
 
 
-def test_setup_cell_on_colab_installs_clipviz_from_the_repository_and_enables_widgets():
+def test_setup_cell_on_colab_pip_installs_clipviz_and_plotly_6_then_enables_widgets():
     calls = run_setup_cell({"google.colab": object()})
-    runs = [args for kind, args in calls if kind == "run"]
-    assert runs[0][:2] == ["git", "clone"] and REPO in runs[0]
-    assert runs[1][1:4] == ["-m", "pip", "install"]
-    assert not any("torch" in arg or "ipywidgets" in arg for args in runs for arg in args)  # Colab's stay
-    assert ("widgets", None) in calls
-    assert ("chdir", "/content/clipviz/notebooks") in calls  # next to ../assets, which the chapters load
-    assert ("sys.path", "/content/clipviz") in calls  # the clone's package, whose assets/ sit beside it
+    assert [call[0] for call in calls] == ["run", "widgets"]  # install first: the widgets come from it
+    _, args, kwargs = calls[0]
+    assert args[:4] == [sys.executable, "-m", "pip", "install"] and kwargs.get("check") is True
+    assert f"git+{REPO}" in args  # the package with its model and photos (package data), no clone
+    wanted = [Requirement(arg) for arg in args[4:] if not arg.startswith(("-", "git+"))]
+    assert [str(req) for req in wanted] == ["plotly>=6.1"]  # plotly 6.1+: its FigureWidget is an anywidget
+    assert not any(canonicalize_name(req.name) in ("torch", "ipywidgets") for req in wanted)  # Colab's own stay
+
+
+def test_setup_block_is_at_most_four_lines_of_code():
+    block = sync_links.setup_block(REPO).splitlines()
+    code = [line for line in block if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 4, "\n".join(code)
 
 
 def requirements(path):
@@ -136,8 +143,8 @@ def requirements(path):
 def test_binder_and_requirements_name_the_same_packages_with_overlapping_ranges():
     runtime = requirements(ROOT / "requirements.txt")
     binder = requirements(ROOT / "binder" / "requirements.txt")
-    assert sorted(set(binder) - {"jupyterlab"}) == sorted(runtime), \
-        "binder/requirements.txt must list requirements.txt's packages (plus jupyterlab)"
+    assert sorted(set(binder) - {"jupyterlab", "torchvision"}) == sorted(runtime), \
+        "binder/requirements.txt must list requirements.txt's packages (plus jupyterlab and a pinned torchvision)"
     for name, req in runtime.items():
         ours, theirs = req.specifier, binder[name].specifier
         # a version both accept: the higher of the two lower bounds (or a far-future one when neither has one)
@@ -147,7 +154,47 @@ def test_binder_and_requirements_name_the_same_packages_with_overlapping_ranges(
             f"{name}: requirements.txt says {ours}, binder/requirements.txt {theirs}; no version fits both"
 
 
-def test_binder_installs_clipviz_and_cpu_torch():
+def test_binder_pins_cpu_torch_and_its_torchvision_exactly():
     lines = [line.strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
-    assert "." in lines or "-e ." in lines
+    binder = requirements(ROOT / "binder" / "requirements.txt")
+    pins = {}
+    for name in ("torch", "torchvision"):  # ==X+cpu exists only on the CPU index: no silent fall back to CUDA
+        (spec,) = binder[name].specifier
+        assert spec.operator == "==" and Version(spec.version).local == "cpu", f"{name}: pin it as =={name}X+cpu"
+        pins[name] = Version(spec.version)
+    # torchvision 0.N is built for torch 2.(N-15): 0.29 for 2.14, as PyTorch's release table pairs them
+    assert (pins["torchvision"].major, pins["torchvision"].minor) == (0, pins["torch"].minor + 15), pins
+
+
+def test_binder_installs_clipviz_as_a_student_would():
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    assert "." in lines and "-e ." not in lines  # a plain install: the model and photos come as package data
+
+
+def test_binder_runs_numba_on_a_generic_cpu_at_build_and_launch():
+    start, post_build = ROOT / "binder" / "start", ROOT / "binder" / "postBuild"
+    assert os.access(start, os.X_OK) and os.access(post_build, os.X_OK)
+    for script in (start, post_build):
+        done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert done.returncode == 0, f"{script.name}: {done.stderr}"
+    assert "export NUMBA_CPU_NAME=generic" in start.read_text()
+    assert start.read_text().rstrip().endswith('exec "$@"')  # repo2docker's contract: start, then the server
+    build = post_build.read_text()
+    assert build.index("export NUMBA_CPU_NAME=generic") < build.index("cv.project(")  # set before numba compiles
+    done = subprocess.run(["bash", str(start), sys.executable, "-c", "import os; print(os.environ['NUMBA_CPU_NAME'])"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "generic"
+
+
+def test_binder_culls_idle_kernels_with_settings_the_jupyter_server_knows():
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    source = (ROOT / "binder" / "jupyter_server_config.py").read_text()
+    exec(compile(source, "jupyter_server_config.py", "exec"), {"c": config})
+    assert "binder/jupyter_server_config.py ~/.jupyter/" in (ROOT / "binder" / "postBuild").read_text()
+    manager = MappingKernelManager(config=config)  # unknown or mistyped settings would raise or be ignored
+    assert set(config.MappingKernelManager) <= set(manager.trait_names())
+    assert 0 < manager.cull_idle_timeout <= 30 * 60 and manager.cull_connected and manager.cull_interval > 0

@@ -108,3 +108,21 @@ def test_fp32_weights_are_mapped_from_the_file_not_copied(tiny_vit, tmp_path):
     cv.encode_texts(bundle, ["a photo of a cat"])  # every weight of the text tower read once
     grown = rss_anon_mb() - before
     assert grown < 0.25 * size_mb, f"loading grew private memory by {grown:.0f} MB for a {size_mb:.0f} MB file"
+
+
+def test_pretrained_cached_looks_in_the_hugging_face_cache_without_downloading(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from clipviz.model import pretrained_cached
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert not pretrained_cached("ViT-B-32", "laion2b_s34b_b79k")  # chapter 08 then warns before a 600 MB download
+    repo = open_clip.get_pretrained_cfg("ViT-B-32", "laion2b_s34b_b79k")["hf_hub"].strip("/")
+    snapshot = tmp_path / f"models--{repo.replace('/', '--')}" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "open_clip_model.safetensors").write_bytes(b"")  # what a finished download leaves
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("abc123")
+    assert pretrained_cached("ViT-B-32", "laion2b_s34b_b79k")
+    with pytest.raises(ValueError, match="unknown pretrained tag 'best'.*laion2b_s34b_b79k"):
+        pretrained_cached("ViT-B-32", "best")

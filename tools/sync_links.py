@@ -15,11 +15,7 @@ import argparse
 import pathlib
 import re
 import sys
-
-try:
-    import tomllib  # Python 3.11+
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 import nbformat
 
