@@ -8,6 +8,9 @@ folder serves the notebooks and the real engine alike:
         images/dog.jpg          images/dog.jpg,a dog asleep on a sofa
         images/cat.png          images/cat.png,"a cat, wide awake"
 
+Paths are relative to the CSV's folder here; open_clip's trainer reads them relative to
+where it runs, so start it from that folder (the command `clipviz.export` prints does).
+
 `folder_dataset` checks every row before it returns anything: a missing file, an
 empty caption, an unreadable image or a malformed row is reported with its CSV line
 number, all of them in one FolderDataError, so nothing is loaded silently wrong.
@@ -93,6 +96,19 @@ def read_captions(csv_path: str | os.PathLike, image_key: str = "filepath", capt
     if not csv_path.is_file():
         raise FileNotFoundError(f"no captions file at {str(csv_path)!r}; a folder dataset needs a CSV with the "
                                 f"columns {image_key},{caption_key} (one row per image)")
+    try:
+        return _read_rows(csv_path, image_key, caption_key, sep)
+    except UnicodeDecodeError:
+        for line, raw in enumerate(csv_path.read_bytes().splitlines(), 1):  # find the first line that is not UTF-8
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        raise FolderDataError(str(csv_path), [(line, "this line is not UTF-8 text; save the file as 'CSV UTF-8' "
+                                                     "(Excel) or re-encode it as UTF-8")], 0) from None
+
+
+def _read_rows(csv_path: Path, image_key: str, caption_key: str, sep: str):
     root = csv_path.parent
     rows, problems = [], []
     with open(csv_path, newline="", encoding="utf-8-sig") as f:  # utf-8-sig: a BOM written by Excel is dropped

@@ -88,6 +88,9 @@ def test_a_header_without_the_columns_says_what_it_found(tmp_path):
     write(tmp_path, "filepath,title\n")
     with pytest.raises(FolderDataError, match="no rows"):
         folder_dataset(tmp_path)
+    (tmp_path / "captions.csv").write_bytes(b"filepath,title\nimages/a.png,a caf\xc3\xa9\nimages/b.png,a caf\xe9\n")
+    with pytest.raises(FolderDataError, match="line 3: this line is not UTF-8"):
+        folder_dataset(tmp_path)
     with pytest.raises(FileNotFoundError, match="no captions file"):
         folder_dataset(tmp_path / "elsewhere")
 
