@@ -329,21 +329,53 @@ def _can_map(path: str) -> bool:
     return path.endswith(".safetensors") or zipfile.is_zipfile(path)
 
 
-def _assign_weights(model: torch.nn.Module, path: str) -> None:
-    """Load the weights file `path` into `model` (built under _parameters_on_meta) without a second copy.
+def _map_weights(path: str) -> dict:
+    """The state dict in a weights file, memory-mapped: a tensor's bytes are read from the file when used.
 
-    The file is memory-mapped and its tensors become the model's parameters (load_state_dict(assign=True)):
-    the weights are paged in from the file instead of being copied into freshly allocated parameters.
-    The steps are open_clip's load_checkpoint, which would copy.
+    open_clip_train wraps it in {"state_dict": ...}, with DDP's "module." before every key: both are removed.
     """
-    # 1) the state dict, memory-mapped; open_clip_train wraps it in {"state_dict": ...} with DDP's "module." keys
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
         state = load_file(path)  # memory-mapped too
     else:
         state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     state = state.get("state_dict", state)
-    state = {key.removeprefix("module."): value for key, value in state.items()}
+    return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def _read_weights(path: str, dtype: torch.dtype, batch_bytes: int = 64 * 2**20) -> dict:
+    """The state dict of `path` with its floating-point tensors in `dtype`.
+
+    Already in `dtype` (fp32 weights, fp32 wanted): the memory-mapped tensors themselves, no copy.
+    Otherwise (bf16 wanted) they are converted about `batch_bytes` at a time, each batch from a fresh
+    mapping that is dropped afterwards, so the whole fp32 file is never resident next to its bf16 copy.
+    """
+    state = _map_weights(path)
+    if all(t.dtype == dtype or not t.is_floating_point() for t in state.values()):
+        return state
+    sizes = {key: t.nbytes for key, t in state.items()}
+    del state  # only the names and sizes were needed: no page of the file has been read yet
+    converted, batch, batch_size = {}, [], 0
+    for i, key in enumerate(sizes):
+        batch, batch_size = batch + [key], batch_size + sizes[key]
+        if batch_size >= batch_bytes or i == len(sizes) - 1:
+            state = _map_weights(path)
+            converted.update({k: state[k].to(dtype) if state[k].is_floating_point() else state[k].clone()
+                              for k in batch})
+            del state  # unmaps the file: the pages read for this batch leave memory with it
+            batch, batch_size = [], 0
+    return converted
+
+
+def _assign_weights(model: torch.nn.Module, path: str, dtype: torch.dtype) -> None:
+    """Load the weights file `path` into `model` (built under _parameters_on_meta) without a second copy.
+
+    The file is memory-mapped and its tensors become the model's parameters (load_state_dict(assign=True)):
+    in fp32 the weights are paged in from the file instead of being copied into freshly allocated
+    parameters; in bf16 only the bf16 copy is kept. The steps are open_clip's load_checkpoint, which would copy.
+    """
+    # 1) the state dict, memory-mapped (in `dtype`)
+    state = _read_weights(path, dtype)
     # 2) what open_clip's load_checkpoint adapts: other projects' layouts, the older text-tower names,
     #    a logit scale stored as a scalar or a 1-element vector, position embeddings for another image size
     state = open_clip.convert.convert_state_dict(model, state)
@@ -429,7 +461,7 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
                 device=None if mapped else "cpu")  # None: no move, which meta parameters refuse
         # 3) the weights
         if mapped:
-            _assign_weights(model, path)
+            _assign_weights(model, path, PRECISIONS[precision])
         elif path is not None:  # an old-style torch file or numpy weights: open_clip reads them into the model
             open_clip.load_checkpoint(model, path)
     except Exception as err:  # a corrupt or foreign file fails deep inside torch.load or load_state_dict

@@ -126,3 +126,17 @@ def test_pretrained_cached_looks_in_the_hugging_face_cache_without_downloading(t
     assert pretrained_cached("ViT-B-32", "laion2b_s34b_b79k")
     with pytest.raises(ValueError, match="unknown pretrained tag 'best'.*laion2b_s34b_b79k"):
         pretrained_cached("ViT-B-32", "best")
+
+
+@pytest.mark.parametrize("file", ["weights.pt", "weights.safetensors"])
+def test_bf16_from_a_file_is_each_fp32_weight_rounded_once(tiny_vit, tmp_path, file):
+    name, model = tiny_vit
+    save(model.state_dict(), tmp_path / file)
+    expected = {key: value.to(torch.bfloat16) for key, value in model.state_dict().items()}
+    for batch_bytes in (1, 10**9):  # a mapping per tensor, and one for the whole file: the same result
+        read = cv.model._read_weights(str(tmp_path / file), torch.bfloat16, batch_bytes=batch_bytes)
+        assert read.keys() == expected.keys() and all(torch.equal(read[k], expected[k]) for k in expected)
+    half = cv.load_clip(name, pretrained=tmp_path / file, device="cpu", precision="bf16")
+    state = half.model.state_dict()
+    assert all(torch.equal(state[key], expected[key]) for key in expected)
+    assert half.model.attn_mask.dtype == torch.bfloat16 and not half.model.attn_mask.is_meta
