@@ -139,5 +139,5 @@ def test_the_recipe_has_one_home(monkeypatch):
     monkeypatch.setenv("CLIPVIZ_FAST", "0")
     assert not cv.fast_mode() and cv.recipe() == cv.recipe("normal") == cv.TrainConfig()
     assert cv.recipe("fast").steps < cv.recipe("normal").steps
-    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'normal'\]"):
+    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'gpu', 'normal'\]"):
         cv.recipe("slow")

@@ -7,6 +7,7 @@ on the same batch, taking medians, so a busy machine slows both sides alike.
     training    the recipe end to end; one step against bare open_clip
     speed       rendering, encoding, projections, an app's redraw
     pretrained  a full-size ViT-B-32 doing chapter 08's work, in a fresh process
+    gpu         on CUDA only: the tiny recipe against 2 CPU threads, the gpu preset, Start -> diagonal
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 
 from ..data import ShapesWorld
 from ..model import pick_device
+from .gpu import bench_gpu
 from .pretrained import bench_vitb32
 from .speed import bench_encode_ratio, bench_projection, bench_prompt_update, bench_render
 from .training import bench_step_ratio, bench_training
@@ -39,6 +41,8 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
     training, bundle = bench_training(world, device, quick)
     emit(training)
     emit(bench_step_ratio(world, device, quick))
+    if device.type == "cuda":  # the GPU's own figures: speed-up over 2 CPU threads, the gpu preset, Start -> diagonal
+        emit(bench_gpu(world, device, quick))
     emit(bench_encode_ratio(world, bundle, device, quick))
     emit(bench_projection(bundle, world))
     emit(bench_prompt_update(bundle, world, quick))

@@ -16,11 +16,27 @@ import ipywidgets as W
 
 from .. import plots
 from ..checkpoint import save_checkpoint
+from ..data import ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
 from ..similarity import similarity_matrix
-from ..train import recipe, train
+from ..train import TrainConfig, fast_mode, recipe, train
 from .base import App, LiveFigure
+
+
+def starting_choice(world) -> tuple[str, TrainConfig, str]:
+    """The preset and recipe the dashboard starts from, and why: (preset, TrainConfig, reason or "").
+
+    On a CUDA GPU, for the shapes world and outside fast mode: the gpu preset and recipe, a model six
+    times the tiny one's size on batches of 1,024. Elsewhere: the tiny preset and recipe().
+    """
+    import torch
+    if torch.cuda.is_available() and isinstance(world, ShapesWorld) and not fast_mode():
+        config = recipe("gpu")
+        return "gpu", config, (f"the <b>gpu</b> preset and recipe, because a CUDA GPU is present: a bigger model on "
+                               f"batches of {config.batch_size:,} (choose tiny for the CPU-sized one)")
+    return "tiny", recipe(), ""
+
 
 class TrainingDashboard(App):
     """Start/stop training of a fresh mini CLIP, with live loss, accuracy, logit scale and probe matrix.
@@ -31,12 +47,13 @@ class TrainingDashboard(App):
 
     def __init__(self, world, n: int | None = None, probe_size: int = 8):
         self.world = world
-        self.config = recipe()  # the kit's recipe (the fast one when CLIPVIZ_FAST=1); the controls start from it
+        preset, self.config, why = starting_choice(world)  # the kit's recipe; the controls start from it
         self.data = world.dataset("train", n or self.config.train_images)
         self.probe = world.dataset("test", probe_size)
         self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
-        self.preset = W.Dropdown(options=sorted(PRESETS), value="tiny", description="preset")
-        self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256], value=self.config.batch_size, description="batch size")
+        self.preset = W.Dropdown(options=sorted(PRESETS), value=preset, description="preset")
+        self.batch_size = W.Dropdown(options=sorted({16, 32, 64, 128, 256, 512, 1024, self.config.batch_size}),
+                                     value=self.config.batch_size, description="batch size")
         self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
         self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
         self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
@@ -45,7 +62,7 @@ class TrainingDashboard(App):
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.save_path = W.Text(value="my_mini_clip.pt", description="save to")
         self.save_button = W.Button(description="Save", icon="save", disabled=True)
-        self.status = W.HTML(f"device: <b>{pick_device()}</b> &nbsp; ready")
+        self.status = W.HTML(f"device: <b>{pick_device()}</b> &nbsp; {why or 'ready'}")
         self.curves = LiveFigure(plots.training_figure())
         self.curves.widget.add_class("clipviz-loss")
         self.matrix = LiveFigure(self._probe_figure(None, "probe batch before training"))
