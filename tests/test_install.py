@@ -6,6 +6,7 @@ claims are written in three places, which must agree.
 """
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -17,15 +18,15 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # The installed clipviz, run from a folder with no checkout in sight: the shipped model and photos load.
 USE_INSTALLED = """
-import json, pathlib, clipviz as cv
+import json, clipviz as cv
 bundle = cv.load_checkpoint(cv.SHIPPED, device="cpu")
-photos = cv.load_photos()
-print(json.dumps({"module": cv.__file__, "shipped": str(cv.SHIPPED), "photos": len(photos),
-                  "sketches": len(cv.load_photos("sketch")), "dim": int(cv.encode_texts(bundle, ["a red circle"]).shape[1])}))
+dim = cv.encode_texts(bundle, ["a red circle"]).shape[1]
+print(json.dumps({"module": cv.__file__, "shipped": str(cv.SHIPPED), "photos": len(cv.load_photos()),
+                  "sketches": len(cv.load_photos("sketch")), "dim": int(dim)}))
 """
 
 
