@@ -227,6 +227,19 @@ def test_the_dashboard_picks_the_gpu_preset_on_cuda_and_says_why(world, monkeypa
     assert app.preset.value == "tiny" and app.batch_size.value == 128 and "ready" in app.status.value
 
 
+def test_the_dashboard_redraws_the_probe_between_evaluations(world):
+    app = TrainingDashboard(world, n=64)
+    app.bundle, app._probe_drawn = cv.mini_clip("tiny", device="cpu"), 0.0  # the last probe drawing: long ago
+
+    def step(n):  # what the training thread draws after step n
+        app._draw(list(range(1, n + 1)), [3.0] * n, [14.0] * n, ([], [], []), T.Event("step", n, 100, 3.0, 14.0, 1e-3))
+
+    step(7)
+    assert app.matrix.figure.layout.title.text == "probe batch after 7 steps"  # redrawn: a second had passed
+    step(8)
+    assert app.matrix.figure.layout.title.text == "probe batch after 7 steps"  # not again within PROBE_EVERY_S
+
+
 def test_start_to_diagonal_measures_from_start_to_a_clear_diagonal(world):
     data = world.dataset("train", 256)
     config = cv.TrainConfig(steps=30, batch_size=32, eval_every=0)

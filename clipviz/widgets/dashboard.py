@@ -45,6 +45,8 @@ class TrainingDashboard(App):
     After training, `.bundle` is the trained model and `.history` its History.
     """
 
+    PROBE_EVERY_S = 1.0  # the probe matrix is redrawn at each evaluation and at least this often (seconds)
+
     def __init__(self, world, n: int | None = None, probe_size: int = 8):
         self.world = world
         preset, self.config, why = starting_choice(world)  # the kit's recipe; the controls start from it
@@ -88,6 +90,7 @@ class TrainingDashboard(App):
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("training is already running; press Stop first")
         self._stop.clear()
+        self._probe_drawn = time.perf_counter()
         self.bundle = mini_clip(self.preset.value)
         self.curves.replace(plots.training_figure())
         self.start_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
@@ -133,7 +136,8 @@ class TrainingDashboard(App):
             fig.data[2].x, fig.data[2].y = list(evals[0]), list(evals[2])
             fig.data[3].x, fig.data[3].y = list(steps), list(scales)
         self.curves.update(change)
-        if event is None or event.kind == "eval":
+        if event is None or event.kind == "eval" or time.perf_counter() - self._probe_drawn > self.PROBE_EVERY_S:
+            self._probe_drawn = time.perf_counter()  # so the diagonal shows as soon as it forms, not at the next eval
             step = steps[-1] if steps else 0
             self.matrix.replace(self._probe_figure(self.bundle, f"probe batch after {step} steps"))
         if event is not None:
