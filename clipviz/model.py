@@ -392,11 +392,14 @@ def _assign_weights(model: torch.nn.Module, path: str, dtype: torch.dtype) -> No
 
 
 def pretrained_cached(name: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k") -> bool:
-    """True when the weights of open_clip tag `pretrained` for model `name` are on this machine already.
+    """True when the weights of open_clip tag `pretrained` for model `name` are on this machine already
+    (or when `pretrained` is a local weights file).
 
     Ask before load_clip when a download matters: ViT-B-32's are about 600 MB (over an hour on mybinder.org).
     Raises ValueError for a tag that model does not have, listing the ones it has.
     """
+    if os.path.isfile(pretrained):
+        return True
     cfg = open_clip.get_pretrained_cfg(name, pretrained)
     if not cfg:
         raise ValueError(f"unknown pretrained tag {pretrained!r} for {name}. "

@@ -126,6 +126,7 @@ def test_pretrained_cached_looks_in_the_hugging_face_cache_without_downloading(t
     assert pretrained_cached("ViT-B-32", "laion2b_s34b_b79k")
     with pytest.raises(ValueError, match="unknown pretrained tag 'best'.*laion2b_s34b_b79k"):
         pretrained_cached("ViT-B-32", "best")
+    assert pretrained_cached("ViT-B-32", str(snapshot / "open_clip_model.safetensors"))  # a local file: no download
 
 
 @pytest.mark.parametrize("file", ["weights.pt", "weights.safetensors"])
