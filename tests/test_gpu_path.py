@@ -17,6 +17,7 @@ from clipviz.bench.gpu import start_to_diagonal
 from clipviz.widgets.dashboard import TrainingDashboard, starting_choice
 
 T = importlib.import_module("clipviz.train")  # the module (cv.train is the function)
+G = importlib.import_module("clipviz.train_gpu")  # its GPU path
 cuda = pytest.mark.skipif(not torch.cuda.is_available(),
                           reason="needs a CUDA GPU; tools/gpu_check.sh runs these on one")
 
@@ -32,7 +33,7 @@ def _run(world, resident, steps=8, callbacks=None, **config):
 
 
 def test_the_gpu_path_on_the_cpu_gives_the_cpu_paths_numbers_and_events(world, monkeypatch):
-    monkeypatch.setattr(T, "READBACK_EVERY", 3)
+    monkeypatch.setattr(G, "READBACK_EVERY", 3)
     plain, plain_events = _run(world, resident=False)
     gpu, gpu_events = _run(world, resident=True)
     assert gpu.loss == plain.loss and gpu.logit_scale == plain.logit_scale and gpu.lr == plain.lr
@@ -49,10 +50,10 @@ def test_the_gpu_path_learns(world):
 
 
 def test_readback_reports_every_step_in_bursts(world, monkeypatch):
-    monkeypatch.setattr(T, "READBACK_EVERY", 5)
+    monkeypatch.setattr(G, "READBACK_EVERY", 5)
     taken = []  # steps taken by the model when each step's numbers reached the callback
     loss_of = T._batch_loss
-    monkeypatch.setattr(T, "_batch_loss", lambda *args: (taken.append(None), loss_of(*args))[1])
+    monkeypatch.setattr(G, "_batch_loss", lambda *args: (taken.append(None), loss_of(*args))[1])
     seen = []
     history, _ = _run(world, resident=True, steps=12, eval_every=0,
                       callbacks=[lambda e: seen.append((e.step, len(taken)))])
@@ -63,7 +64,7 @@ def test_readback_reports_every_step_in_bursts(world, monkeypatch):
 
 
 def test_readback_comes_before_each_evaluation(world, monkeypatch):
-    monkeypatch.setattr(T, "READBACK_EVERY", 5)
+    monkeypatch.setattr(G, "READBACK_EVERY", 5)
     history, events = _run(world, resident=True, steps=9, eval_every=3)
     assert history.eval_step == [3, 6, 9]
     _, plain_events = _run(world, resident=False, steps=9, eval_every=3)
@@ -71,14 +72,14 @@ def test_readback_comes_before_each_evaluation(world, monkeypatch):
 
 
 def test_a_stop_takes_effect_at_the_end_of_its_burst(world, monkeypatch):
-    monkeypatch.setattr(T, "READBACK_EVERY", 5)
+    monkeypatch.setattr(G, "READBACK_EVERY", 5)
     history, _ = _run(world, resident=True, steps=50, eval_every=0,
                       callbacks=[lambda e: e.kind == "step" and e.step == 6])
     assert history.stopped == "callback" and history.step == list(range(1, 11))
 
 
 def test_divergence_puts_back_the_weights_of_the_last_finite_readback(world, monkeypatch):
-    monkeypatch.setattr(T, "READBACK_EVERY", 5)
+    monkeypatch.setattr(G, "READBACK_EVERY", 5)
     calls, loss_of = [], T._batch_loss
 
     def nan_from_step_7(model, images, texts):
@@ -86,7 +87,7 @@ def test_divergence_puts_back_the_weights_of_the_last_finite_readback(world, mon
         loss = loss_of(model, images, texts)
         return loss * float("nan") if len(calls) >= 7 else loss
 
-    monkeypatch.setattr(T, "_batch_loss", nan_from_step_7)
+    monkeypatch.setattr(G, "_batch_loss", nan_from_step_7)
     bundle, kept = cv.mini_clip("tiny", seed=7, device="cpu"), {}
 
     def keep_step_5(event):
@@ -163,12 +164,12 @@ def test_a_step_that_compiles_is_used_for_every_step(world, monkeypatch):
 def test_compile_only_where_it_pays(monkeypatch):
     monkeypatch.delenv("CLIPVIZ_COMPILE", raising=False)
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
-    assert T._wants_compile(gpu, T.COMPILE_MIN_STEPS) and not T._wants_compile(gpu, T.COMPILE_MIN_STEPS - 1)
-    assert not T._wants_compile(cpu, 10 ** 6) and not T._wants_compile(torch.device("mps"), 10 ** 6)
+    assert G.wants_compile(gpu, G.COMPILE_MIN_STEPS) and not G.wants_compile(gpu, G.COMPILE_MIN_STEPS - 1)
+    assert not G.wants_compile(cpu, 10 ** 6) and not G.wants_compile(torch.device("mps"), 10 ** 6)
     monkeypatch.setenv("CLIPVIZ_COMPILE", "0")
-    assert not T._wants_compile(gpu, 10 ** 6)
+    assert not G.wants_compile(gpu, 10 ** 6)
     monkeypatch.setenv("CLIPVIZ_COMPILE", "1")
-    assert T._wants_compile(cpu, 1)
+    assert G.wants_compile(cpu, 1)
 
 
 def test_a_missing_mps_op_says_how_to_fall_back(monkeypatch):
@@ -177,14 +178,14 @@ def test_a_missing_mps_op_says_how_to_fall_back(monkeypatch):
     def missing(*args):
         raise NotImplementedError("The operator 'aten::_foo' is not currently implemented for the MPS device.")
 
-    monkeypatch.setattr(T, "_batch_loss", missing)
-    loss = T._FastLoss(cv.mini_clip("tiny", device="cpu").model, torch.device("mps"), steps=10)
+    monkeypatch.setattr(G, "_batch_loss", missing)
+    loss = G.FastLoss(cv.mini_clip("tiny", device="cpu").model, torch.device("mps"), steps=10)
     with pytest.raises(NotImplementedError, match=r"aten::_foo(.|\n)*PYTORCH_ENABLE_MPS_FALLBACK=1.*device='cpu'"):
         loss(torch.zeros(2, 3, 32, 32), torch.zeros(2, 16, dtype=torch.long))
 
 
 def test_images_are_prepared_on_the_cpu_when_the_device_lacks_an_op(world, monkeypatch):
-    real, calls = T._as_pixel_batch, []
+    real, calls = G._as_pixel_batch, []
 
     def no_resize_on_device(bundle, images):
         calls.append(None)
@@ -192,11 +193,11 @@ def test_images_are_prepared_on_the_cpu_when_the_device_lacks_an_op(world, monke
             raise NotImplementedError("aten::_upsample_bilinear2d_aa is not implemented for MPS")
         return real(bundle, images)
 
-    monkeypatch.setattr(T, "_as_pixel_batch", no_resize_on_device)
+    monkeypatch.setattr(G, "_as_pixel_batch", no_resize_on_device)
     data = world.dataset("train", 16)
     bundle = cv.mini_clip("tiny", device="cpu")
     with pytest.warns(UserWarning, match="cannot prepare the images.*on the CPU once"):
-        on_device = T._DeviceData(bundle, data, resident=True)
+        on_device = G.DeviceData(bundle, data, resident=True)
     assert torch.equal(on_device.images(torch.tensor([3, 1])), real(bundle, data.images[[3, 1]]))
 
 
@@ -244,7 +245,7 @@ def test_start_to_diagonal_measures_from_start_to_a_clear_diagonal(world):
     data = world.dataset("train", 256)
     config = cv.TrainConfig(steps=30, batch_size=32, eval_every=0)
     seconds, step = start_to_diagonal(world, data, "tiny", config, "cpu", gap=-1.0)  # met at the first check
-    assert 0 < seconds < 60 and step == T.READBACK_EVERY
+    assert 0 < seconds < 60 and step == G.READBACK_EVERY
     assert start_to_diagonal(world, data, "tiny", config, "cpu", gap=2.0) == (float("inf"), 30)  # never met
 
 
@@ -264,7 +265,7 @@ def test_no_host_sync_per_step_on_cuda(world):
             torch.cuda.set_sync_debug_mode(0)
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     assert history.stopped == "finished" and len(history.loss) == 200
-    assert len(syncs) <= 200 // T.READBACK_EVERY + 15, [str(w.message)[:200] for w in syncs[:5]]
+    assert len(syncs) <= 200 // G.READBACK_EVERY + 15, [str(w.message)[:200] for w in syncs[:5]]
 
 
 @cuda

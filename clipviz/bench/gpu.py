@@ -26,7 +26,8 @@ from ..data import ImageTextPairs, ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import mini_clip
 from ..similarity import diagonal_stats, similarity_matrix
-from ..train import READBACK_EVERY, TrainConfig, recipe, train
+from ..train import TrainConfig, recipe, train
+from ..train_gpu import READBACK_EVERY
 from ..zeroshot import caption_accuracy
 from .timing import sync
 
@@ -88,7 +89,7 @@ def steady_step_ms(bundle, data: ImageTextPairs, config: TrainConfig, **train_kw
 
 @contextlib.contextmanager
 def _compile_setting(value: str):
-    """Run with CLIPVIZ_COMPILE=value (see clipviz.train._FastLoss), then put the old setting back."""
+    """Run with CLIPVIZ_COMPILE=value (see clipviz.train_gpu.FastLoss), then put the old setting back."""
     old = os.environ.get("CLIPVIZ_COMPILE")
     os.environ["CLIPVIZ_COMPILE"] = value
     try:
