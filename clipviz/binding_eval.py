@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import open_clip
 import torch
@@ -24,7 +23,8 @@ import torch
 from .binding import BindingPairs, TwoObjectWorld, WinogroundGroups
 from .encode import encode_images, encode_texts
 from .model import ClipBundle, MiniClipConfig, mini_clip, pick_device
-from .train import TrainConfig, train
+from .recipe import TrainConfig, fast_mode
+from .train import train
 
 ENCODERS = ("bag_of_words", "plain", "hard_negatives")
 CHANCE = {"text_score": 1 / 4, "image_score": 1 / 4, "group_score": 1 / 6}  # Winoground, random similarities
@@ -111,9 +111,9 @@ def swap_in_batch(data: BindingPairs, batch_size: int, batches: int = 200, seed:
 
 RECIPES = {  # the runs of the chapter and of `python -m clipviz binding`; hard_negatives is what (c) adds
     "normal": TrainConfig(steps=1500, batch_size=128, train_images=8000, eval_every=0,
-                          hard_negatives=128),  # three encoders in ~4 min on 2 CPU cores
-    "quick": TrainConfig(steps=300, batch_size=128, train_images=3000, eval_every=0,
-                         hard_negatives=128),  # a smoke test: ~45 s, binding only begins
+                          hard_negatives=128),  # three encoders, 6 CPU-minutes on one core
+    "quick": TrainConfig(steps=300, batch_size=64, train_images=2000, eval_every=0,
+                         hard_negatives=64),  # fast mode and --quick: under a CPU-minute; binding only begins
 }
 
 
@@ -148,7 +148,6 @@ def compare(config: TrainConfig | None = None, world: TwoObjectWorld | None = No
     Returns {encoder: {"seen": scores, "heldout": scores, "train_seconds": s}}, where scores is
     {"text_score", "image_score", "group_score"}; the trained bundles are in result[encoder]["bundle"].
     """
-    from .train import fast_mode
     config = config or RECIPES["quick" if fast_mode() else "normal"]
     world = world or TwoObjectWorld(seed=seed)
     data = world.dataset("train", config.train_images)

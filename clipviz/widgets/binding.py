@@ -23,7 +23,7 @@ from ..binding_eval import RECIPES, group_similarity, winoground_scores
 from ..data import COLOURS, SHAPES
 from ..model import ClipBundle
 from ..plots import TEMPLATE
-from ..train import fast_mode
+from ..recipe import fast_mode
 from .base import App, Debounce, LiveFigure, _png
 from .dashboard import TrainingDashboard
 
