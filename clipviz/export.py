@@ -10,7 +10,7 @@ or SLURM, on many. `export_for_open_clip` writes a folder it reads as is:
                                       {"model_cfg": ..., "preprocess_cfg": ...}
 
 and `open_clip_command` writes the torchrun line that trains on it with the kit's recipe
-(learning rate, warmup, weight decay, AdamW betas, as many samples as `cv.train`);
+(learning rate, warmup, weight decay, AdamW betas, no random crop, as many samples as `cv.train`);
 `train_with_open_clip` runs the same trainer as one process, for a notebook or a test.
 The checkpoint it saves comes back into the chapters with
 `cv.load_clip("local-dir:DIR/model", pretrained="DIR/logs/<run>/checkpoints/epoch_K.pt")`.
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .data import STYLES, ShapesWorld
 from .model import PRESETS, mini_clip, pick_device
@@ -67,7 +68,6 @@ def open_clip_config(preset: str = "tiny") -> dict:
 def _write_pairs(folder: Path, name: str, data) -> Path:
     """PNG files images/<name>_000000.png, ... and <name>.csv (filepath,title); returns the CSV path."""
     pixels = (data.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)  # (N, H, W, 3)
-    from PIL import Image
     paths = [f"images/{name}_{i:06d}.png" for i in range(len(data))]
     for path, image in zip(paths, pixels):
         Image.fromarray(image).save(folder / path, compress_level=1)  # fast zlib: these files are tiny anyway
@@ -128,6 +128,7 @@ def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, pre
             "--batch-size", str(batch_size), "--precision", precision, "--epochs", str(epochs),
             "--lr", f"{kit.lr:g}", "--warmup", str(kit.warmup), "--wd", f"{kit.weight_decay:g}",
             "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",  # the kit's AdamW, as cv.train uses
+            "--aug-cfg", "scale=(1.0,1.0)",  # no random crop, as cv.train: a crop moves the shape a caption places
             "--workers", str(workers), "--logs", "logs", "--name", name]
 
 
