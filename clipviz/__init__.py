@@ -2,9 +2,12 @@
 
 The package follows the story the notebooks tell:
     data        the shapes world, a procedural image-caption world to train on
+    folder      your own captioned photos (a folder with captions.csv) as the same pairs
+    export      the shapes world and a preset, written for open_clip's own trainer
     model       a mini CLIP built by open_clip, or any pretrained open_clip model
     loss        the contrastive loss, written out
-    train       the training loop (callbacks, no drawing)
+    recipe      the training recipe (TrainConfig) and fast mode, in one place
+    train       the training loop (callbacks, no drawing); train_gpu, its GPU path
     encode      images and texts -> normalised embeddings
     similarity  the similarity matrix and the modality gap
     zeroshot    classifiers made of label text and prompt templates
@@ -23,6 +26,8 @@ from . import exercises
 from .checkpoint import ASSETS, SHIPPED, CheckpointError, load_checkpoint, save_checkpoint
 from .data import Attributes, ImageTextPairs, ShapesWorld
 from .encode import encode_folder, encode_images, encode_texts, load_image
+from .export import export_for_open_clip
+from .folder import FolderDataError, folder_dataset
 from .loss import ContrastiveLoss, contrastive_loss
 from .photos import load_photos
 from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
@@ -35,7 +40,7 @@ from .zeroshot import (ZeroShotClassifier, caption_accuracy, prompt_embeddings, 
 
 __all__ = [
     # data
-    "ShapesWorld", "ImageTextPairs", "Attributes",
+    "ShapesWorld", "ImageTextPairs", "Attributes", "folder_dataset", "FolderDataError", "export_for_open_clip",
     # models
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable",
