@@ -4,7 +4,8 @@ The package follows the story the notebooks tell:
     data        the shapes world, a procedural image-caption world to train on
     folder      your own captioned photos (a folder with captions.csv) as the same pairs
     export      the shapes world and a preset, written for open_clip's own trainer
-    model       a mini CLIP built by open_clip, or any pretrained open_clip model
+    model       a mini CLIP built by open_clip, and the ClipBundle every helper takes
+    pretrained  any open_clip model with its weights (load_clip), in the precision the CPU suits
     loss        the contrastive loss, written out
     recipe      the training recipe (TrainConfig) and fast mode, in one place
     train       the training loop (callbacks, no drawing); train_gpu, its GPU path
@@ -30,8 +31,8 @@ from .export import export_for_open_clip
 from .folder import FolderDataError, folder_dataset
 from .loss import ContrastiveLoss, contrastive_loss
 from .photos import load_photos
-from .model import (PRESETS, ClipBundle, MiniClipConfig, PretrainedUnavailable, available_models, load_clip,
-                    mini_clip, pick_device)
+from .model import PRESETS, ClipBundle, MiniClipConfig, available_models, mini_clip, pick_device
+from .pretrained import PretrainedUnavailable, choose_precision, load_clip, pretrained_cached
 from .projection import project
 from .similarity import DiagonalStats, diagonal_stats, modality_gap, similarity_matrix
 from .train import Event, History, TrainConfig, TrainingDiverged, fast_mode, recipe, train
@@ -43,7 +44,7 @@ __all__ = [
     "ShapesWorld", "ImageTextPairs", "Attributes", "folder_dataset", "FolderDataError", "export_for_open_clip",
     # models
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
-    "PretrainedUnavailable",
+    "PretrainedUnavailable", "choose_precision", "pretrained_cached",
     # the CLIP ideas
     "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "diagonal_stats",
     "DiagonalStats", "contrastive_loss", "ContrastiveLoss",

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 import clipviz as cv
-from clipviz.model import choose_precision, native_bf16_units
+from clipviz.pretrained import choose_precision, native_bf16_units
 
 AVX2_LAPTOP = "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma f16c\n"
 ZEN4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512_bf16 avx512_vnni\n"
@@ -31,11 +31,11 @@ def test_native_bf16_is_read_from_the_cpu_flags_and_torchs_capability(cpuinfo, c
 def test_auto_is_fp32_without_native_bf16_and_bf16_with_it(monkeypatch, tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(cv.mini_clip("tiny", seed=0, device="cpu").model.state_dict(), path)
-    monkeypatch.setattr(cv.model, "native_bf16_units", lambda: [])
+    monkeypatch.setattr(cv.pretrained, "native_bf16_units", lambda: [])
     precision, why = choose_precision("cpu")
     assert precision == "fp32" and "no native bfloat16" in why
     assert next(cv.load_clip("clipviz-tiny", pretrained=path, device="cpu").model.parameters()).dtype == torch.float32
-    monkeypatch.setattr(cv.model, "native_bf16_units", lambda: ["AMX"])
+    monkeypatch.setattr(cv.pretrained, "native_bf16_units", lambda: ["AMX"])
     precision, why = choose_precision("cpu")
     assert precision == "bf16" and "AMX" in why
     assert next(cv.load_clip("clipviz-tiny", pretrained=path, device="cpu").model.parameters()).dtype == torch.bfloat16
@@ -113,7 +113,7 @@ def test_fp32_weights_are_mapped_from_the_file_not_copied(tiny_vit, tmp_path):
 def test_pretrained_cached_looks_in_the_hugging_face_cache_without_downloading(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from clipviz.model import pretrained_cached
+    from clipviz.pretrained import pretrained_cached
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     assert not pretrained_cached("ViT-B-32", "laion2b_s34b_b79k")  # chapter 08 then warns before a 600 MB download
@@ -135,7 +135,7 @@ def test_bf16_from_a_file_is_each_fp32_weight_rounded_once(tiny_vit, tmp_path, f
     save(model.state_dict(), tmp_path / file)
     expected = {key: value.to(torch.bfloat16) for key, value in model.state_dict().items()}
     for batch_bytes in (1, 10**9):  # a mapping per tensor, and one for the whole file: the same result
-        read = cv.model._read_weights(str(tmp_path / file), torch.bfloat16, batch_bytes=batch_bytes)
+        read = cv.pretrained._read_weights(str(tmp_path / file), torch.bfloat16, batch_bytes=batch_bytes)
         assert read.keys() == expected.keys() and all(torch.equal(read[k], expected[k]) for k in expected)
     half = cv.load_clip(name, pretrained=tmp_path / file, device="cpu", precision="bf16")
     state = half.model.state_dict()

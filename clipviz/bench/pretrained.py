@@ -57,7 +57,7 @@ def measure(device: str | None, repeats: int, precision: str = "auto", weights: 
     import torch
 
     import clipviz as cv
-    from clipviz.model import choose_precision
+    from clipviz.pretrained import choose_precision
     from clipviz.photos import load_photos
 
     # 1) what the chapter does once: load the model, encode the photos and keep their embeddings
