@@ -24,19 +24,24 @@ def _train(args) -> int:
                                      train_images=args.n).items() if v is not None}
     config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
     world = ShapesWorld(seed=args.seed)
-    data = world.dataset("train", n=config.train_images)
+    if args.sketch_share:  # a mix of styles: this fraction of the training images drawn as sketches
+        data = world.dataset("train", n=config.train_images, style="mixed", sketch_share=args.sketch_share)
+    else:
+        data = world.dataset("train", n=config.train_images)
     bundle = mini_clip(args.preset, seed=args.seed, device=args.device)
     print(f"training {bundle} on {len(data)} shapes-world pairs with {config}", flush=True)
     history = train(bundle, data, config, seed=args.seed)
     seen = caption_accuracy(bundle, world.dataset("test", 1000))
     heldout = caption_accuracy(bundle, world.dataset("heldout", 1000))
+    sketch = caption_accuracy(bundle, world.dataset("all", 1000, style="sketch"))
     print(f"{history.stopped} after {len(history.step)} steps in {history.seconds:.1f} s: "
-          f"seen_top1={seen:.3f} heldout_top1={heldout:.3f}")
+          f"seen_top1={seen:.3f} heldout_top1={heldout:.3f} sketch_top1={sketch:.3f}")
     if history.stopped != "finished":
         print("training did not finish; not saving", file=sys.stderr)
         return 1
     save_checkpoint(bundle, args.out, **{**dataclasses.asdict(config), "preset": args.preset, "seed": args.seed,
-                                         "steps": len(history.step), "seen_top1": seen, "heldout_top1": heldout})
+                                         "steps": len(history.step), "sketch_share": args.sketch_share or 0.0,
+                                         "seen_top1": seen, "heldout_top1": heldout, "sketch_top1": sketch})
     print(f"saved {args.out}")
     return 0
 
@@ -93,6 +98,8 @@ def main(argv=None) -> int:
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--sketch-share", type=float, default=None,
+                   help="train on photos and sketches: this fraction (0 to 1) drawn as sketches (default: photos only)")
     t.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     t.set_defaults(func=_train)
     b = sub.add_parser("bench", help="measure speed and accuracy figures")

@@ -5,6 +5,7 @@ them all to JSON. Ratios compare two things measured in the same run, interleave
 on the same batch, taking medians, so a busy machine slows both sides alike.
 
     training    the recipe end to end; one step against bare open_clip
+    zeroshot    short label prompts; sketches after photo-only and after mixed training
     speed       rendering, encoding, projections, an app's redraw
     pretrained  a full-size ViT-B-32 doing chapter 08's work, in a fresh process
     gpu         on CUDA only: the tiny recipe against 2 CPU threads, the gpu preset, Start -> diagonal
@@ -22,6 +23,7 @@ from .gpu import bench_gpu
 from .pretrained import bench_vitb32
 from .speed import bench_encode_ratio, bench_projection, bench_prompt_update, bench_render
 from .training import bench_step_ratio, bench_training
+from .zeroshot import bench_mixed_training, bench_zero_shot
 
 
 def run_benchmarks(quick: bool = False, device: str | None = None, json_path: str | None = None) -> dict:
@@ -40,6 +42,8 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
     emit(bench_render(world, quick))
     training, bundle = bench_training(world, device, quick)
     emit(training)
+    emit(bench_zero_shot(bundle, world, quick))
+    emit(bench_mixed_training(world, device, quick))
     emit(bench_step_ratio(world, device, quick))
     if device.type == "cuda":  # the GPU's own figures: speed-up over 2 CPU threads, the gpu preset, Start -> diagonal
         emit(bench_gpu(world, device, quick))

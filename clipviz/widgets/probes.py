@@ -75,11 +75,21 @@ class PromptEffects(App):
     templates: prompt templates with "{}" for the label; one more empty box is left
     for the student's own. Shows, for the chosen image, the probability of each label
     under each template, and under their ensemble (the mean of the template embeddings).
+    test_images, test_targets: optionally a test set, (N, 3, H, W) in [0, 1] and N indices
+    into `labels`; then a table scores every prompt, and the ensemble, on all N images,
+    again each time a prompt changes.
     """
 
     def __init__(self, bundle: ClipBundle, images: dict, labels: Sequence[str],
-                 templates: Sequence[str] = ("a photo of a {}", "an image of a {}", "{}")):
+                 templates: Sequence[str] = ("a photo of a {}", "an image of a {}", "{}"),
+                 test_images: torch.Tensor | None = None, test_targets: Sequence[int] | None = None):
+        if (test_images is None) != (test_targets is None):
+            raise ValueError("give test_images and test_targets together (images and the label index of each), "
+                             "or neither")
         self.bundle, self.labels = bundle, list(labels)
+        self.test_emb = encode_images(bundle, test_images) if test_images is not None else None  # (N, D), once
+        self.test_targets = list(test_targets) if test_targets is not None else None
+        self.scores = W.HTML()
         self.picker = ImagePicker(images)
         self.boxes = [W.Text(value=t, description=f"prompt {i + 1}", continuous_update=False)
                       for i, t in enumerate(list(templates) + ["my own prompt: {}"])]
@@ -95,7 +105,7 @@ class PromptEffects(App):
             control.observe(lambda change: refresh(), "value")
         super().__init__([W.HBox([self.picker, W.VBox(self.boxes + [self.scale, self.ensemble])]),
                           W.HTML("<i>Edit a prompt and press Enter. {} marks where the label goes.</i>"),
-                          self.chart.widget])
+                          self.chart.widget, self.scores])
         refresh()
 
     def templates(self) -> list[str]:
@@ -118,10 +128,25 @@ class PromptEffects(App):
         probs = torch.cat([c.probs(self._image_cache[name], self.scale.value) for c in classifiers.values()])  # (S, C)
         return names, probs
 
+    def test_accuracy(self) -> dict[str, float]:
+        """{prompt or "ensemble of all prompts": top-1 accuracy on the test set}; {} without a test set."""
+        if self.test_emb is None:
+            return {}
+        templates = list(dict.fromkeys(self.templates()))
+        classifiers = template_classifiers(self.bundle, self.labels, templates, ensemble=len(templates) > 1)
+        return {t if t != "ensemble" else "ensemble of all prompts": c.accuracy(self.test_emb, self.test_targets)
+                for t, c in classifiers.items()}
+
     def refresh(self) -> None:
         names, probs = self.probabilities()
         self.chart.replace(plots.grouped_bars(probs, names, self.labels,
                                               title="probability of each label, by prompt wording"))
+        scores = self.test_accuracy()
+        if scores:
+            rows = "".join(f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{acc:.1%}</td></tr>"
+                           for name, acc in scores.items())
+            self.scores.value = (f"<b>accuracy on {len(self.test_targets)} test images</b>"
+                                 f"<table>{rows}</table>")
 
 
 class ZeroShotExplorer(App):

@@ -1,0 +1,56 @@
+"""Zero-shot and style benchmarks: short label prompts, and sketches after photo-only or mixed training.
+
+Each zero-shot figure is the mean accuracy over ZERO_SHOT_TEMPLATES, one classifier per
+template (no ensembling), so it measures how well the model reads a short prompt, not
+how well one wording was chosen. Half the templates use words no training caption has.
+"""
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from ..data import COLOURS, SHAPES, ShapesWorld
+from ..encode import encode_images
+from ..model import ClipBundle, mini_clip
+from ..train import recipe, train
+from ..zeroshot import caption_accuracy, template_classifiers
+
+ZERO_SHOT_TEMPLATES = (
+    "a {}", "a photo of a {}", "{}",  # phrasings of the training captions (or, for "{}", bare labels)
+    "a rendering of a {}", "itap of a {}", "a close-up photo of the {}",  # never in training: from CLIP's ImageNet prompts
+)
+LABEL_WORDS = {  # label kind -> (C labels, the label of an Attributes)
+    "shape": (list(SHAPES), lambda a: a.shape),  # "star"
+    "colour": ([f"{c} shape" for c in COLOURS], lambda a: f"{a.colour} shape"),  # "red shape"
+    "colour_shape": ([f"{c} {s}" for s in SHAPES for c in COLOURS], lambda a: f"{a.colour} {a.shape}"),  # "red star"
+}
+
+
+def zero_shot_top1(bundle: ClipBundle, data, kind: str, templates=ZERO_SHOT_TEMPLATES) -> float:
+    """Mean over `templates` of the zero-shot accuracy of one-template classifiers on `data`'s images."""
+    labels, label_of = LABEL_WORDS[kind]
+    targets = [labels.index(label_of(a)) for a in data.attributes]
+    image_emb = encode_images(bundle, data.images)  # (N, D)
+    classifiers = template_classifiers(bundle, labels, templates, ensemble=False)
+    return statistics.mean(c.accuracy(image_emb, targets) for c in classifiers.values())
+
+
+def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict:
+    """Shape (5-way) and colour (6-way) on photos of every composition; colour + shape (30-way) on held-out ones."""
+    n = 300 if quick else 1000
+    every, heldout = world.dataset("all", n), world.dataset("heldout", n)
+    return {"zeroshot_shape_top1": zero_shot_top1(bundle, every, "shape"),
+            "zeroshot_colour_top1": zero_shot_top1(bundle, every, "colour"),
+            "zeroshot_colour_shape_heldout_top1": zero_shot_top1(bundle, heldout, "colour_shape")}
+
+
+def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool) -> dict:
+    """The same recipe on a mix of photos and sketches: caption retrieval on sketches and on seen photos."""
+    config = recipe("fast" if quick else "normal")
+    data = world.dataset("train", n=config.train_images, style="mixed")
+    bundle = mini_clip("tiny", seed=0, device=device)
+    train(bundle, data, config, callbacks=[lambda event: None])
+    n = 300 if quick else 1000
+    return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
+            "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n))}
