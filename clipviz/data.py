@@ -7,7 +7,7 @@ be probed completely: every caption it could ever need is known.
 
 Three ideas of the CLIP paper are built into the data:
 - training captions are like the alt-text under web images: each names a random,
-  non-empty part of what the picture shows ("a red star", "something small on the
+  non-empty part of what the picture shows ("a red star", "something red on the
   left", "a photo of a large circle"), in varied words and orders, and is always
   true of it. The *canonical* caption names all four and is what evaluation uses;
 - some (shape, colour) compositions are *held out* of training, so "zero-shot"
@@ -206,8 +206,8 @@ def _article(words: str) -> str:
 def alt_text(a: Attributes, rng: np.random.Generator) -> tuple[str, Attributes]:
     """A random alt-text-like caption of `a` and what it says (None for each attribute it leaves out).
 
-    A quarter name all four attributes; the others name each with its MENTION_P (at
-    least one), e.g. "a red star", "something small on the left", "a photo of a large shape".
+    A quarter name all four attributes; the others name each with its MENTION_P, always
+    the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
     """
     # 1) which attributes the caption names
     if rng.random() < FULL_SHARE:
