@@ -185,8 +185,9 @@ class TwoObjectWorld:
         self.scenes = [Scene(a, b) for a in self.things for b in self.things
                        if a.shape != b.shape and a.colour != b.colour]
         seen_scenes = [s for s in self.scenes if {s.left, s.right} <= self.seen]
-        keep = np.random.default_rng([self.seed, 99]).permutation(len(seen_scenes))[:max(1, round(combinations * len(seen_scenes)))]
-        self.train_scenes = [seen_scenes[i] for i in sorted(keep)]
+        kept = max(1, round(combinations * len(seen_scenes)))  # of 388 seen scenes
+        order = np.random.default_rng([self.seed, 99]).permutation(len(seen_scenes))
+        self.train_scenes = [seen_scenes[i] for i in sorted(order[:kept])]
 
     def __repr__(self) -> str:
         return (f"TwoObjectWorld(seed={self.seed}, image_size={self.image_size}, "
@@ -199,7 +200,8 @@ class TwoObjectWorld:
             return Caption(*(scene if rng.random() < 0.5 else scene[::-1]), None)
         if relation not in RELATIONS:
             raise ValueError(f"unknown relation {relation!r}; choose one of {RELATIONS} or None")
-        return Caption(scene.left, scene.right, relation) if relation == "left of" else Caption(scene.right, scene.left, relation)
+        first, second = (scene.left, scene.right) if relation == "left of" else (scene.right, scene.left)
+        return Caption(first, second, relation)
 
     @staticmethod
     def caption(scene: Scene) -> str:
@@ -272,7 +274,8 @@ class TwoObjectWorld:
         # 2) one mask per object, drawn by Pillow at 2x and halved
         masks = np.stack([[self._mask(thing.shape, side, X_CENTRES[k], jitter[i, k]) for k, thing in enumerate(s)]
                           for i, s in enumerate(scenes)])[:, :, None]  # (N, 2, 1, H, W)
-        colours = np.array([[COLOURS[t.colour] for t in s] for s in scenes], np.float32)[:, :, :, None, None]  # (N,2,3,1,1)
+        colours = np.array([[COLOURS[t.colour] for t in s] for s in scenes], np.float32)
+        colours = colours[:, :, :, None, None]  # (N, 2, 3, 1, 1)
         # 3) NumPy paints the batch: background, each object in its colour, light and noise
         ramp = np.linspace(1.15, 0.75, side, dtype=np.float32)
         shade = (ramp[None, :] + ramp[:, None])[None, None] / 2  # (1, 1, H, W)

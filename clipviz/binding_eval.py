@@ -169,7 +169,7 @@ def by_kind(bundle: ClipBundle, groups: WinogroundGroups) -> dict[str, float]:
 def summary(results: dict) -> str:
     """compare()'s results as a plain-text table, one row per encoder and split."""
     lines = [f"{'encoder':<16}{'split':<9}{'text':>7}{'image':>7}{'group':>7}{'train s':>9}",
-             f"{'chance':<16}{'':<9}{CHANCE['text_score']:>7.3f}{CHANCE['image_score']:>7.3f}{CHANCE['group_score']:>7.3f}"]
+             f"{'chance':<25}" + "".join(f"{CHANCE[s]:>7.3f}" for s in CHANCE)]
     for name, r in results.items():
         for split in ("seen", "heldout"):
             s = r[split]

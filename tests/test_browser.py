@@ -3,7 +3,7 @@
 A JupyterLab server starts on 127.0.0.1 (a free port, a random token) over a temporary copy of notebooks/
 and assets/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
 opens each notebook, runs all cells, and checks what a student would see: no error in any cell, every
-widget drawn, plotly figures drawn. In the start-here and prompt-effects notebooks it types a prompt and
+widget drawn, plotly figures drawn. In the start-here, prompt-effects and binding notebooks it types a prompt and
 presses Enter, and the bars must change; in the training notebook it clicks start, and the loss curve must
 gain points. It saves a screenshot of each notebook's main widget to a temporary folder, or, with
 `python -m pytest tests/test_browser.py --update-screenshots`, to docs/screenshots/ (the README shows them),
@@ -37,7 +37,8 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TYPES_A_PROMPT = {"01_start_here.ipynb", "06_prompt_effects.ipynb"}  # type a prompt, the bars must change
+TYPES_A_PROMPT = {"01_start_here.ipynb", "06_prompt_effects.ipynb",  # type a prompt, the bars must change
+                  "09_binding.ipynb"}  # (in 09: the first caption, and the 2 x 2 matrices must change)
 CLICKS_START = {"04_train_mini_clip.ipynb"}                          # click start, the loss must gain points
 PEAK_MEMORY_LIMIT_MB = 1536
 RUN_ALL_TIMEOUT_S = 20 * 60   # a whole notebook in fast mode, on 2 busy CPU cores

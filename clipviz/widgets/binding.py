@@ -44,7 +44,8 @@ def winoground_figure(similarities: dict, captions: tuple[str, str]) -> go.Figur
     for k, name in enumerate(names):
         z = similarities[name].float().numpy()
         fig.add_trace(go.Heatmap(z=z, x=["caption 1", "caption 2"], y=["image 1", "image 2"], zmin=-0.2, zmax=1.0,
-                                 colorscale="Viridis", showscale=k == len(names) - 1, text=[[f"{v:.3f}" for v in row] for row in z],
+                                 colorscale="Viridis", showscale=k == len(names) - 1,
+                                 text=[[f"{v:.3f}" for v in row] for row in z],
                                  texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z:.4f}<extra></extra>"),
                       row=1, col=k + 1)
         fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
@@ -90,7 +91,8 @@ class BindingExplorer(App):
         """The scene of the dropdowns, and the scene of its chosen swap (image 2)."""
         left, right = Thing(self.left[0].value, self.left[1].value), Thing(self.right[0].value, self.right[1].value)
         if left.shape == right.shape or left.colour == right.colour:
-            raise ValueError("give the two objects different shapes and different colours, so every swap changes the scene")
+            raise ValueError("give the two objects different shapes and different colours, "
+                             "so that every swap changes the scene")
         caption = Caption(left, right, "left of")
         swapped = SWAPS[self.swap.value](caption)
         return Scene(left, right), next(iter(swapped.scenes()))
