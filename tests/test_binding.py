@@ -200,3 +200,21 @@ def test_hard_negative_dashboard_trains_with_the_chosen_number_of_negatives(worl
     data, config = seen[0]
     assert config.hard_negatives == 16 and len(data.negatives) == 300
     assert len(app.curves.figure.data[0].x) == 12 and len(app.curves.figure.data[1].x) >= 1
+
+
+def test_the_binding_command_writes_every_score_of_every_encoder(tmp_path, monkeypatch):
+    import json
+
+    from clipviz import binding_eval
+    from clipviz.__main__ import main
+    monkeypatch.setitem(binding_eval.RECIPES, "quick", dataclasses.replace(
+        binding_eval.RECIPES["quick"], steps=3, batch_size=16, train_images=64, hard_negatives=8))
+    assert main(["binding", "--quick", "--device", "cpu", "--json", str(tmp_path / "b.json")]) == 0
+    figures = json.loads((tmp_path / "b.json").read_text())
+    assert set(figures) == {"bag_of_words", "plain", "hard_negatives"}
+    for scores in figures.values():
+        assert isinstance(scores["train_seconds"], float) and scores["train_seconds"] >= 0
+        for split in ("seen", "heldout"):
+            assert set(scores[split]) == {"text_score", "image_score", "group_score"}
+            assert all(0 <= v <= 1 for v in scores[split].values())
+    assert figures["bag_of_words"]["seen"]["group_score"] == 0.0
