@@ -160,3 +160,15 @@ def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
 def test_prompt_update_benchmark_times_real_redraws(trained, world):
     figures = bench_prompt_update(trained[0], world, quick=True)
     assert 0 < figures["prompt_update_ms"] < 10_000  # a number of milliseconds, not NaN: every edit redrew
+
+
+def test_dashboard_mixes_sketches_into_training_when_asked(world):
+    app = TrainingDashboard(world, n=200)
+    assert app._share == 0.0 and app.data.style == "photo"
+    app.steps.value, app.sketch_share.value = 10, 0.5
+    app.start_button.click()
+    app.wait(120)
+    assert app.history.stopped == "finished"
+    styles = list(app.data.styles)
+    assert 60 <= styles.count("sketch") <= 140 and styles.count("photo") >= 60  # about half of 200 are sketches
+    assert "sketch accuracy" in app.status.value and "trained on 50% sketches" in app.status.value

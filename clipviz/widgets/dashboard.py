@@ -21,6 +21,7 @@ from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
 from ..similarity import similarity_matrix
 from ..train import TrainConfig, fast_mode, recipe, train
+from ..zeroshot import caption_accuracy
 from .base import App, LiveFigure
 
 
@@ -50,7 +51,9 @@ class TrainingDashboard(App):
     def __init__(self, world, n: int | None = None, probe_size: int = 8):
         self.world = world
         preset, self.config, why = starting_choice(world)  # the kit's recipe; the controls start from it
-        self.data = world.dataset("train", n or self.config.train_images)
+        self.n = n or self.config.train_images
+        self.data = world.dataset("train", self.n)
+        self._share = 0.0  # the fraction of sketches in self.data
         self.probe = world.dataset("test", probe_size)
         self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
         self.preset = W.Dropdown(options=sorted(PRESETS), value=preset, description="preset")
@@ -59,6 +62,9 @@ class TrainingDashboard(App):
         self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
         self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
         self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
+        self.sketch_share = W.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.05, description="sketches",
+                                          tooltip="the share of training pictures drawn as sketches (chapter 05)")
+        self.sketch_share.layout.display = None if isinstance(world, ShapesWorld) else "none"  # shapes world only
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("clipviz-start")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -72,7 +78,7 @@ class TrainingDashboard(App):
         self.stop_button.on_click(self.guarded(lambda button: self.stop()))
         self.save_button.on_click(self.guarded(lambda button: self.save()))
         controls = W.VBox([W.HBox([self.preset, self.batch_size]), W.HBox([self.lr, self.steps]),
-                           self.learn_temperature, W.HBox([self.start_button, self.stop_button]),
+                           W.HBox([self.learn_temperature, self.sketch_share]), W.HBox([self.start_button, self.stop_button]),
                            W.HBox([self.save_path, self.save_button])])
         super().__init__([controls, self.status, self.curves.widget, self.matrix.widget])
 
@@ -91,6 +97,12 @@ class TrainingDashboard(App):
             raise RuntimeError("training is already running; press Stop first")
         self._stop.clear()
         self._probe_drawn = time.perf_counter()
+        share = self.sketch_share.value if isinstance(self.world, ShapesWorld) else 0.0
+        if share != self._share:  # a new mix: render the training pictures again (a few seconds)
+            self.status.value = f"rendering {self.n} training pictures, {share:.0%} of them sketches ..."
+            self.data = (self.world.dataset("train", self.n, style="mixed", sketch_share=share) if share
+                         else self.world.dataset("train", self.n))
+            self._share = share
         self.bundle = mini_clip(self.preset.value)
         self.curves.replace(plots.training_figure())
         self.start_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
@@ -123,8 +135,12 @@ class TrainingDashboard(App):
                                             "heldout": self.world.dataset("heldout", 200)},
                                  callbacks=[on_event])
             self._draw(steps, losses, scales, evals, None)
+            sketches = ""
+            if isinstance(self.world, ShapesWorld):  # robustness: how the mix of styles carries over to sketches
+                accuracy = caption_accuracy(self.bundle, self.world.dataset("test", 200, style="sketch"))
+                sketches = f"; sketch accuracy {accuracy:.0%} (trained on {self._share:.0%} sketches)"
             self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {self.history.stopped} after "
-                                 f"{len(self.history.step)} steps in {self.history.seconds:.1f} s")
+                                 f"{len(self.history.step)} steps in {self.history.seconds:.1f} s{sketches}")
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
             self.save_button.disabled = self.bundle is None
