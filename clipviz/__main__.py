@@ -52,21 +52,6 @@ def _bench(args) -> int:
     return 0
 
 
-def _export(args) -> int:
-    import time
-
-    from .export import export_for_open_clip
-
-    start = time.perf_counter()
-    export = export_for_open_clip(args.out, args.n, n_val=args.val, style=args.style, preset=args.preset,
-                                  seed=args.seed)
-    print(f"wrote {export.n_train} training and {export.n_val} validation pairs and the {args.preset!r} model "
-          f"config to {export.folder} in {time.perf_counter() - start:.1f} s")
-    print(f"train on them with open_clip on {args.gpus} GPU(s) (pip install 'clipviz[scale]' first):")
-    print(export.command(gpus=args.gpus, batch_size=args.batch_size, precision=args.precision))
-    return 0
-
-
 def _binding(args) -> int:
     import json
     import time
@@ -82,6 +67,21 @@ def _binding(args) -> int:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
         print(f"wrote {args.json}")
+    return 0
+
+
+def _export(args) -> int:
+    import time
+
+    from .export import export_for_open_clip
+
+    start = time.perf_counter()
+    export = export_for_open_clip(args.out, args.n, n_val=args.val, style=args.style, preset=args.preset,
+                                  seed=args.seed)
+    print(f"wrote {export.n_train} training and {export.n_val} validation pairs and the {args.preset!r} model "
+          f"config to {export.folder} in {time.perf_counter() - start:.1f} s")
+    print(f"train on them with open_clip on {args.gpus} GPU(s) (pip install 'clipviz[scale]' first):")
+    print(export.command(gpus=args.gpus, batch_size=args.batch_size, precision=args.precision))
     return 0
 
 
