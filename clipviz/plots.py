@@ -8,6 +8,7 @@ draw. Figures are tested by their data (`fig.data[0].z`), not by pixels.
 from __future__ import annotations
 
 import base64
+import html
 import io
 from typing import Sequence
 
@@ -215,4 +216,29 @@ def vector_plot(vectors: dict, unit_circle: bool = True, title: str = "embedding
     fig.update_layout(title=title, template=TEMPLATE, height=460, width=520,
                       xaxis=dict(range=[-reach, reach], zeroline=True),
                       yaxis=dict(range=[-reach, reach], scaleanchor="x", zeroline=True))
+    return fig
+
+
+def winoground_heatmaps(similarities: dict, verdicts: dict, captions: Sequence[str]) -> go.Figure:
+    """One 2 x 2 heatmap per model: rows are image 1 and 2, columns caption 1 and 2.
+
+    similarities: {model name: (2, 2) tensor}, similarity[i, j] = image i against caption j.
+    verdicts: {model name: {"text_score": bool, "image_score": bool, "group_score": bool}}, shown in the titles.
+    Returns a Figure whose data[k].z is model k's matrix.
+    """
+    names = list(similarities)
+    titles = [f"<b>{html.escape(name)}</b><br>" + " ".join(f"{key.split('_')[0]} {'✓' if ok else '✗'}"
+                                                       for key, ok in verdicts[name].items()) for name in names]
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.08)
+    for k, name in enumerate(names):
+        z = _numpy(similarities[name]).astype(float)  # (2, 2)
+        fig.add_trace(go.Heatmap(z=z, x=["caption 1", "caption 2"], y=["image 1", "image 2"], zmin=-0.2, zmax=1.0,
+                                 colorscale="Viridis", showscale=k == len(names) - 1,
+                                 text=[[f"{v:.3f}" for v in row] for row in z],
+                                 texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z:.4f}<extra></extra>"),
+                      row=1, col=k + 1)
+        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
+    fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=80, b=30),
+                      title=dict(text=f"1: “{html.escape(captions[0])}”   2: “{html.escape(captions[1])}”",
+                                 font=dict(size=12), y=0.99))
     return fig

@@ -12,7 +12,7 @@ def test_local_weights_file_loads_to_the_same_embeddings(untrained, world, tmp_p
     torch.save(untrained.model.state_dict(), path)  # an ordinary open_clip state dict
     loaded = cv.load_clip("clipviz-tiny", pretrained=str(path), device="cpu", precision="fp32")
     assert isinstance(loaded.model, open_clip.CLIP) and loaded.pretrained == str(path)
-    d = world.dataset("test", 4)
+    world.dataset("test", 4)
     texts = ["a red circle", "a blue square"]
     assert torch.allclose(cv.encode_texts(loaded, texts), cv.encode_texts(untrained, texts), atol=1e-6)
     # the checkpoint carries no preprocessing, so compare on tensors normalised the same way

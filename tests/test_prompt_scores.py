@@ -1,6 +1,5 @@
 """Chapter 06's live scoring: PromptEffects with a test set scores every prompt on all its images."""
 import pytest
-import torch
 
 import clipviz as cv
 from clipviz import widgets

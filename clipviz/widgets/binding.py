@@ -11,48 +11,19 @@ The numbers come from `clipviz.binding_eval`; these apps only wire controls to f
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import ipywidgets as W
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
+from .. import plots
 from ..binding import SWAP_KINDS, SWAPS, Caption, Scene, Thing, TwoObjectWorld, WinogroundGroups
 from ..binding_eval import RECIPES, group_similarity, winoground_scores
 from ..data import COLOURS, SHAPES
 from ..model import ClipBundle
-from ..plots import TEMPLATE
 from ..recipe import fast_mode
 from .base import App, Debounce, LiveFigure, _png
 from .dashboard import TrainingDashboard
-
-
-def winoground_figure(similarities: dict, captions: tuple[str, str]) -> go.Figure:
-    """One 2 x 2 heatmap per model: rows are image 1 and 2, columns caption 1 and 2.
-
-    similarities: {model name: (2, 2) tensor}, similarity[i, j] = image i against caption j.
-    Returns a Figure whose data[k].z is model k's matrix; titles carry its text/image/group verdicts.
-    """
-    names = list(similarities)
-    titles = []
-    for name in names:
-        verdict = winoground_scores(similarities[name][None])
-        marks = " ".join(f"{key.split('_')[0]} {'✓' if verdict[key] else '✗'}" for key in verdict)
-        titles.append(f"<b>{html.escape(name)}</b><br>{marks}")
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.08)
-    for k, name in enumerate(names):
-        z = similarities[name].float().numpy()
-        fig.add_trace(go.Heatmap(z=z, x=["caption 1", "caption 2"], y=["image 1", "image 2"], zmin=-0.2, zmax=1.0,
-                                 colorscale="Viridis", showscale=k == len(names) - 1,
-                                 text=[[f"{v:.3f}" for v in row] for row in z],
-                                 texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z:.4f}<extra></extra>"),
-                      row=1, col=k + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
-    fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=80, b=30),
-                      title=dict(text=f"1: “{html.escape(captions[0])}”   2: “{html.escape(captions[1])}”",
-                                 font=dict(size=12), y=0.99))
-    return fig
 
 
 class BindingExplorer(App):
@@ -122,7 +93,9 @@ class BindingExplorer(App):
 
     def refresh(self) -> None:
         captions = tuple(box.value.strip() for box in self.caption_boxes)
-        self.figure.replace(winoground_figure(self.similarities(), captions))
+        similarities = self.similarities()  # {model: (2, 2)}
+        verdicts = {name: winoground_scores(sim[None]) for name, sim in similarities.items()}  # ties count as wrong
+        self.figure.replace(plots.winoground_heatmaps(similarities, verdicts, captions))
 
 
 class HardNegativeDashboard(TrainingDashboard):
