@@ -2,6 +2,7 @@
 
 The package follows the story the notebooks tell:
     data        the shapes world, a procedural image-caption world to train on
+    captions    its training captions: alt-text that names only part of a picture
     folder      your own captioned photos (a folder with captions.csv) as the same pairs
     export      the shapes world and a preset, written for open_clip's own trainer
     model       a mini CLIP built by open_clip, and the ClipBundle every helper takes

@@ -45,6 +45,7 @@ POSITIONS = {  # name -> (centre x, centre y, words used in captions)
     "top": (0.50, 0.28, "at the top"),
     "bottom": (0.50, 0.72, "at the bottom"),
 }
+VOCABULARY = (SHAPES, tuple(COLOURS), tuple(SIZES), tuple(POSITIONS))  # the words of each attribute, in order
 STYLES = ("photo", "sketch", "mixed")  # "mixed": some photos, some sketches (see `sketch_share`)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 SPLITS = ("train", "test", "heldout", "all")
@@ -163,13 +164,20 @@ class ImageTextPairs:
         return Image.fromarray(array)
 
 
+def attribute_codes(items: Sequence[Attributes]) -> torch.Tensor:
+    """(N, 4) long: each attribute's place in VOCABULARY (shape, colour, size, position), -1 where it is None."""
+    return torch.tensor([[-1 if value is None else words.index(value) for value, words in zip(a, VOCABULARY)]
+                         for a in items], dtype=torch.long).view(-1, 4)
+
+
 def caption_fits(attributes: Sequence[Attributes], mentions: Sequence[Attributes]) -> torch.Tensor:
     """(N, M) bool: entry [i, j] is True when caption j, which says mentions[j], is true of image i.
 
     attributes: what each of N images shows. mentions: what each of M captions says (None for
     what it leaves out), e.g. ImageTextPairs.mentions.
     """
-    return torch.tensor([[m.fits(a) for m in mentions] for a in attributes], dtype=torch.bool).view(len(attributes), -1)
+    shown, said = attribute_codes(attributes)[:, None], attribute_codes(mentions)[None]  # (N, 1, 4), (1, M, 4)
+    return ((said == -1) | (said == shown)).all(-1)  # (N, M): every attribute the caption names is the image's
 
 
 def false_negatives(attributes: Sequence[Attributes], mentions: Sequence[Attributes]) -> int:

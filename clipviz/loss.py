@@ -12,6 +12,12 @@ true caption in a wrong order ("a blue square left of a red circle" for a red sq
 left of a blue circle). They become K more columns, wrong for every image, so each
 row is an (N + K)-way choice; the columns, which ask for an image, stay the N true
 captions. Without them the loss is exactly CLIP's.
+
+False negatives: CLIP counts caption j as wrong for image i whenever j != i, even when it is
+true of both ("a red shape" under two red pictures). Passing `false_negatives` leaves those
+cells out of both softmaxes, so a true caption is never pushed away from a picture it fits;
+the kit's training recipe does this (TrainConfig.mask_false_negatives), because its short
+alt-text captions make about four such cells per row of a 128-pair batch.
 """
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ class ContrastiveLoss(NamedTuple):
 
 def contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
                      logit_scale: float | torch.Tensor = 100.0,
-                     negative_texts: torch.Tensor | None = None) -> ContrastiveLoss:
+                     negative_texts: torch.Tensor | None = None,
+                     false_negatives: torch.Tensor | None = None) -> ContrastiveLoss:
     """CLIP's symmetric cross-entropy over a batch of matching pairs.
 
     image_embeddings: (N, D), L2-normalised; row i is the image of pair i.
@@ -39,6 +46,9 @@ def contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tens
         i.e. model.logit_scale.exp(), at most 100 in CLIP.
     negative_texts: (K, D), L2-normalised, or None: captions that match no image of the
         batch (NegCLIP's hard negatives), extra wrong answers for every row.
+    false_negatives: (N, N) bool, or None: True where caption j is true of image i too (i != j,
+        e.g. data.caption_fits() of the batch); those cells are left out of the softmaxes. The
+        diagonal is ignored. None: CLIP's loss, every other caption is wrong.
     Returns ContrastiveLoss(total, image_to_text, text_to_image, logits).
     """
     if image_embeddings.shape != text_embeddings.shape or image_embeddings.ndim != 2:
@@ -51,6 +61,12 @@ def contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tens
     if negative_texts is not None:
         text_embeddings = torch.cat([text_embeddings, negative_texts])  # (N + K, D), the K negatives last
     logits = logit_scale * image_embeddings @ text_embeddings.T  # (N, N + K), logits[i, j] = image i vs text j
+    if false_negatives is not None:
+        if false_negatives.shape != (n, n):
+            raise ValueError(f"false_negatives must be ({n}, {n}) bool, one cell per (image, caption) of the batch; "
+                             f"got {tuple(false_negatives.shape)}")
+        off_diagonal = false_negatives.to(torch.bool) & ~torch.eye(n, dtype=torch.bool, device=logits.device)
+        logits = torch.cat([logits[:, :n].masked_fill(off_diagonal, float("-inf")), logits[:, n:]], 1)  # (N, N + K)
     labels = torch.arange(n, device=logits.device)  # (N,), pair i is the right answer for row/column i
     image_to_text = F.cross_entropy(logits, labels)  # each row: softmax over the N (+ K) captions
     text_to_image = F.cross_entropy(logits[:, :n].T, labels)  # each true caption's column: softmax over the N images

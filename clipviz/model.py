@@ -84,9 +84,9 @@ def register_config(config: "MiniClipConfig | dict") -> str:
     text = json.dumps(cfg, sort_keys=True)
     name = f"clipviz-custom-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
     if name not in open_clip.list_models():
-        folder = Path(tempfile.mkdtemp(prefix="clipviz-configs-"))
-        (folder / f"{name}.json").write_text(text)
-        open_clip.add_model_config(folder / f"{name}.json")
+        with tempfile.TemporaryDirectory(prefix="clipviz-configs-") as folder:  # open_clip reads it at once and
+            (Path(folder) / f"{name}.json").write_text(text)  # keeps the config in memory, so the file can go
+            open_clip.add_model_config(Path(folder) / f"{name}.json")
     return name
 
 

@@ -253,28 +253,9 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
     if precision == "auto":
         precision, _ = choose_precision(device)
     local = name.startswith("local-dir:")  # a folder with open_clip_config.json, as `python -m clipviz export` writes
-    if not local and name not in open_clip.list_models():
-        close = (difflib.get_close_matches(name, open_clip.list_models(), n=8, cutoff=0.5)  # "ViT-B/32" -> "ViT-B-32"
-                 or [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10])
-        raise ValueError(f"unknown open_clip model {name!r}. Similar names: {close or 'none'}; "
-                         f"all of them: open_clip.list_models(). For the shapes world use cv.mini_clip().")
-    if isinstance(pretrained, os.PathLike):
-        pretrained = os.fspath(pretrained)  # a pathlib.Path works like its string
-    if pretrained is not None and not os.path.isfile(pretrained):
-        tags = open_clip.list_pretrained_tags_by_model(name)
-        if pretrained not in tags:
-            looks_like_path = os.sep in str(pretrained) or str(pretrained).endswith((".pt", ".bin", ".safetensors"))
-            what = f"no such weights file {pretrained!r}" if looks_like_path else f"unknown pretrained tag {pretrained!r}"
-            raise ValueError(f"{what} for {name}. Tags for {name}: {tags or 'none'}; "
-                             f"or pass a local weights file, or pretrained=None for random weights.")
-        cfg = open_clip.get_pretrained_cfg(name, pretrained)
-        if not _weights_cached(cfg) and not _hub_reachable():
-            raise PretrainedUnavailable(
-                f"cannot download the {name} weights {pretrained!r}: no internet connection "
-                f"(or HF_HUB_OFFLINE=1) and they are not in the Hugging Face cache. "
-                f"Do one of: connect and run again; load a local file with "
-                f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
-                f"cv.load_checkpoint(cv.SHIPPED).")
+    if not local:
+        _check_name(name)
+    pretrained = _check_pretrained(name, os.fspath(pretrained) if isinstance(pretrained, os.PathLike) else pretrained)
     try:
         # 1) the weights file: a local one, or a tag's (downloaded once into the Hugging Face cache)
         path = pretrained
@@ -298,3 +279,35 @@ def load_clip(name: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79
     return ClipBundle(model, preprocess, open_clip.get_tokenizer(name), name, pretrained,
                       open_clip.get_model_config(name))
 
+
+def _check_name(name: str) -> None:
+    """ValueError, naming the close matches, unless `name` is an open_clip architecture."""
+    if name not in open_clip.list_models():
+        close = (difflib.get_close_matches(name, open_clip.list_models(), n=8, cutoff=0.5)  # "ViT-B/32" -> "ViT-B-32"
+                 or [m for m in open_clip.list_models() if name.lower()[:4] in m.lower()][:10])
+        raise ValueError(f"unknown open_clip model {name!r}. Similar names: {close or 'none'}; "
+                         f"all of them: open_clip.list_models(). For the shapes world use cv.mini_clip().")
+
+
+def _check_pretrained(name: str, pretrained: str | None) -> str | None:
+    """`pretrained` if it is None, a file, or a tag of `name` whose weights are cached or can be downloaded.
+
+    Raises ValueError for an unknown tag or a missing file, and PretrainedUnavailable, within
+    seconds, when a tag's weights are not cached and the hub cannot be reached.
+    """
+    if pretrained is None or os.path.isfile(pretrained):
+        return pretrained
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained not in tags:
+        looks_like_path = os.sep in str(pretrained) or str(pretrained).endswith((".pt", ".bin", ".safetensors"))
+        what = f"no such weights file {pretrained!r}" if looks_like_path else f"unknown pretrained tag {pretrained!r}"
+        raise ValueError(f"{what} for {name}. Tags for {name}: {tags or 'none'}; "
+                         f"or pass a local weights file, or pretrained=None for random weights.")
+    if not _weights_cached(open_clip.get_pretrained_cfg(name, pretrained)) and not _hub_reachable():
+        raise PretrainedUnavailable(
+            f"cannot download the {name} weights {pretrained!r}: no internet connection "
+            f"(or HF_HUB_OFFLINE=1) and they are not in the Hugging Face cache. "
+            f"Do one of: connect and run again; load a local file with "
+            f"cv.load_clip({name!r}, pretrained='/path/to/weights.bin'); or use the bundled mini CLIP, "
+            f"cv.load_checkpoint(cv.SHIPPED).")
+    return pretrained

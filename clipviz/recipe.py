@@ -21,6 +21,7 @@ class TrainConfig:
     learn_temperature: bool = True  # False freezes logit_scale at its initial value (scale 1 / 0.07 = 14.3)
     train_images: int = 24000  # images to render for training (295 MB of float32 pixels); more, better held-out
     eval_every: int = 600  # evaluate every this many steps (and at the end); 0 for never
+    mask_false_negatives: bool = True  # leave a caption out of the softmax of another picture it is true of (loss.py)
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
 

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .data import ImageTextPairs
+from .data import Attributes, ImageTextPairs, attribute_codes
 from .encode import tokenize
 from .loss import contrastive_loss
 from .model import ClipBundle
@@ -106,48 +106,33 @@ def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None =
           callbacks: Sequence[Callable[[Event], bool | None]] = (),
           eval_sets: dict[str, ImageTextPairs] | None = None, seed: int = 0,
           resident: bool | None = None) -> History:
-    """Train `bundle.model` contrastively on the pairs of `data`, in place.
+    """Train `bundle.model` contrastively on the pairs of `data`, in place; returns a History.
 
-    data: ImageTextPairs whose images[i] and captions[i] match; images (N, 3, H, W) in [0, 1].
-    config: the recipe (steps, batch size, learning rate, ...); None uses recipe(), which
-        is the fast one when CLIPVIZ_FAST=1. Change one number with
-        dataclasses.replace(cv.recipe(), steps=500).
-    callbacks: functions called with an Event after every step and every evaluation;
-        one that returns True stops training (the model stays usable).
-    eval_sets: {name: ImageTextPairs} to evaluate caption retrieval on, e.g.
-        {"seen": ..., "heldout": ...}; by default built from data.world (400 test
-        images of each kind). Each name's accuracies go to history.top1[name].
+    data: ImageTextPairs whose images[i] (N, 3, H, W, in [0, 1]) and captions[i] match.
+    config: the recipe; None uses recipe() (the fast one when CLIPVIZ_FAST=1). Change one
+        number with dataclasses.replace(cv.recipe(), steps=500).
+    callbacks: called with an Event after every step and evaluation; one returning True stops
+        training (the model stays usable). Without callbacks a tqdm bar shows progress.
+    eval_sets: {name: ImageTextPairs} to measure caption retrieval on (history.top1[name]); by
+        default "seen" and "heldout" from data.world, 400 test images each.
     seed: seed of the batch order.
-    resident: the GPU path. None (the default) takes it on CUDA and MPS, True forces it (even on
-        the CPU, where it gives the CPU path's losses), False keeps the CPU path. On it the training
-        images stay on the device, normalised once (DeviceData (train_gpu.py)); the loss is read back every
-        READBACK_EVERY steps, so callbacks get each step's numbers in bursts, and a stop takes
-        effect at the next burst (train_gpu.Readback); on CUDA the step runs in bfloat16 (train_gpu.FastLoss).
-    Returns a History. Ctrl-C (a KeyboardInterrupt) returns the history so far.
-    Raises TrainingDiverged (with .history) if the loss becomes NaN; the weights of
-    the last finite step are kept (on the GPU path: of the last readback before it).
+    resident: the GPU path (train_gpu.py): None takes it on CUDA and MPS, True forces it (on
+        the CPU it gives the CPU path's losses), False keeps the CPU path.
+    Ctrl-C (KeyboardInterrupt) returns the history so far. A NaN loss raises TrainingDiverged
+    (with .history); the weights of the last finite step are kept.
     """
-    config = config or recipe()
-    if len(data) < 2:
-        raise ValueError(f"need at least 2 image-caption pairs to contrast, got {len(data)}")
-    if config.steps < 1 or config.batch_size < 2:
-        raise ValueError(f"steps must be >= 1 and batch_size >= 2, got steps={config.steps}, "
-                         f"batch_size={config.batch_size}")
-    batch_size = min(config.batch_size, len(data))
+    config = _checked(config or recipe(), data)
     model, device = bundle.model, bundle.device
     if eval_sets is None and config.eval_every and data.world is not None:
         eval_sets = {"seen": data.world.dataset("test", 400, data.style),
                      "heldout": data.world.dataset("heldout", 400, data.style)}
     model.logit_scale.requires_grad_(config.learn_temperature)
     optimizer = make_optimizer(model, config.lr, config.weight_decay)
-    tokens = tokenize(bundle, data.captions)  # (N, context_length), tokenised once for the whole run
-    negatives = _HardNegatives(bundle, data) if config.hard_negatives else None
-    generator = torch.Generator().manual_seed(seed)
     reporter = _Reporter(bundle, eval_sets or {}, callbacks, config)
     from .train_gpu import READBACK_EVERY, DeviceData, FastLoss, Readback  # the GPU path, see train_gpu.py
 
     resident = device.type in ("cuda", "mps") if resident is None else resident
-    on_device = DeviceData(bundle, data, resident)  # the images: uploaded once when resident
+    batches = _Batches(bundle, data, config, DeviceData(bundle, data, resident), seed)  # images uploaded once if resident
     fast = FastLoss(model, device, config.steps) if resident else None  # bf16 on CUDA, compiled for long runs
     readback = Readback(model, reporter.step, reporter.history, config, READBACK_EVERY) if resident else None
     start = time.perf_counter()
@@ -155,17 +140,12 @@ def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None =
     try:
         for step in range(config.steps):
             # 1) a random batch of matching pairs, and this step's learning rate
-            idx = torch.randint(len(data), (batch_size,), generator=generator)
-            images = on_device.images(idx)  # (B, 3, H, W), normalised, on the model's device
-            texts = tokens[idx]  # (B, L)
-            if negatives is not None:  # 1b) NegCLIP: a swapped caption of each of the first k pairs, as wrong answers
-                texts = torch.cat([texts, negatives.sample(idx, config.hard_negatives, generator)])  # (B + k, L)
-            texts = on_device.send(texts)
+            images, texts, fits = batches.next()  # (B, 3, H, W) normalised, (B + k, L) tokens, (B, B) or None
             lr_now = lr_at(step, config.steps, config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr_now
             # 2) embed both sides, score every image against every caption, take one AdamW step
-            loss = _contrastive_step(model, optimizer, images, texts, step, config, reporter.history, fast)
+            loss = _contrastive_step(model, optimizer, images, texts, fits, step, config, reporter.history, fast)
             # 3) report to the outside world, and evaluate now and then
             if readback is None:  # the CPU path: this step's numbers, now
                 stop = reporter.step(step + 1, loss.item(), model.logit_scale.exp().item(), lr_now)
@@ -188,18 +168,28 @@ def train(bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None =
     return reporter.history
 
 
+def _checked(config: TrainConfig, data: ImageTextPairs) -> TrainConfig:
+    """`config`, once it and `data` are known to make a training run (ValueError saying why not)."""
+    if len(data) < 2:
+        raise ValueError(f"need at least 2 image-caption pairs to contrast, got {len(data)}")
+    if config.steps < 1 or config.batch_size < 2:
+        raise ValueError(f"steps must be >= 1 and batch_size >= 2, got steps={config.steps}, "
+                         f"batch_size={config.batch_size}")
+    return config
+
+
 def _contrastive_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                      texts: torch.Tensor, step: int, config: TrainConfig, history: History,
-                      fast: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+                      texts: torch.Tensor, fits: torch.Tensor | None, step: int, config: TrainConfig,
+                      history: History, fast: Callable[..., torch.Tensor] | None = None) -> torch.Tensor:
     """One step of CLIP: embed, contrast, and (if the loss is finite) one AdamW update. Returns the loss.
 
     fast: the GPU path's way to compute `_batch_loss`; its finiteness check waits for the readback
         (train_gpu.Readback), since checking here would make the CPU wait for the GPU every step.
     """
     if fast is not None:
-        loss = fast(images, texts)
+        loss = fast(images, texts, fits)
     else:
-        loss = _batch_loss(model, images, texts)
+        loss = _batch_loss(model, images, texts, fits)
         if not torch.isfinite(loss):
             history.stopped = "diverged"
             raise TrainingDiverged(
@@ -213,16 +203,56 @@ def _contrastive_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, 
     return loss.detach()
 
 
-def _batch_loss(model: torch.nn.Module, images: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+def _batch_loss(model: torch.nn.Module, images: torch.Tensor, texts: torch.Tensor,
+                fits: torch.Tensor | None = None) -> torch.Tensor:
     """Embed both sides and score every image against every caption: CLIP's loss on one batch, a scalar.
 
     images: (B, 3, H, W) normalised. texts: (B + k, L) tokens, the batch's captions then k hard negatives.
+    fits: (B, B) bool, caption j true of image i too (false negatives, left out of the softmaxes), or None.
     """
     image_emb = model.encode_image(images, normalize=True)  # (B, D)
     text_emb = model.encode_text(texts, normalize=True)  # (B + k, D): the batch's captions, then k hard negatives
     b = image_emb.shape[0]
     return contrastive_loss(image_emb, text_emb[:b], model.logit_scale.exp(),
-                            text_emb[b:] if len(text_emb) > b else None).total
+                            text_emb[b:] if len(text_emb) > b else None, fits).total
+
+
+class _Batches:
+    """Random batches of matching pairs, plus NegCLIP's swapped captions, on the model's device."""
+
+    def __init__(self, bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig, on_device, seed: int):
+        self.tokens = tokenize(bundle, data.captions)  # (N, context_length), tokenised once for the whole run
+        self.negatives = _HardNegatives(bundle, data) if config.hard_negatives else None
+        self.k, self.n, self.size = config.hard_negatives, len(data), min(config.batch_size, len(data))
+        self.on_device = on_device  # train_gpu.DeviceData: gathers and normalises the images
+        self.generator = torch.Generator().manual_seed(seed)
+        self.codes = _fit_codes(data) if config.mask_false_negatives else None
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, 3, H, W) normalised images, (B + k, L) tokens (B captions, then k swapped ones as wrong
+        answers), and (B, B) bool false negatives, caption j true of image i too (None if not masked)."""
+        idx = torch.randint(self.n, (self.size,), generator=self.generator)
+        texts = self.tokens[idx]  # (B, L)
+        if self.negatives is not None:  # NegCLIP: a swapped caption of each of the first k pairs
+            texts = torch.cat([texts, self.negatives.sample(idx, self.k, self.generator)])  # (B + k, L)
+        fits = None
+        if self.codes is not None:
+            shown, said = self.codes[0][idx][:, None], self.codes[1][idx][None]  # (B, 1, 4), (1, B, 4)
+            fits = self.on_device.send(((said == -1) | (said == shown)).all(-1))  # (B, B), as data.caption_fits
+        return self.on_device.images(idx), self.on_device.send(texts), fits
+
+
+def _fit_codes(data: ImageTextPairs) -> tuple[torch.Tensor, torch.Tensor]:
+    """What each picture shows and each caption says, as codes from which a batch's false negatives follow.
+
+    Shapes-world pairs: (N, 4) attribute codes of both (data.attribute_codes). Other pairs (your own
+    folder, the binding world's scenes): one code per distinct caption, so only identical captions match.
+    """
+    if all(isinstance(a, Attributes) for a in data.attributes):
+        return attribute_codes(data.attributes), attribute_codes(data.mentions)
+    ids = {caption: i for i, caption in enumerate(dict.fromkeys(data.captions))}
+    codes = torch.tensor([ids[c] for c in data.captions]).view(-1, 1)  # (N, 1)
+    return codes, codes
 
 
 class _HardNegatives:

@@ -87,14 +87,14 @@ class FastLoss:
             except Exception as err:  # noqa: BLE001 -- any failure to compile means: run eagerly
                 self._run_eagerly(err)
 
-    def __call__(self, images: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
-        """The loss of one batch (a scalar): images (B, 3, H, W), texts (B + k, L)."""
+    def __call__(self, images: torch.Tensor, texts: torch.Tensor, fits: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss of one batch (a scalar): images (B, 3, H, W), texts (B + k, L), fits (B, B) or None."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             if self.compiled is not None:
                 try:
                     if self.device.type == "cuda":
                         torch.compiler.cudagraph_mark_step_begin()  # a new step: the last one's outputs are done
-                    loss = self.compiled(images, texts)  # compiles on the first call
+                    loss = self.compiled(images, texts, fits)  # compiles on the first call
                     self.compiled_once = True
                     return loss
                 except Exception as err:  # a failure to compile shows on the first call
@@ -102,7 +102,7 @@ class FastLoss:
                         raise
                     self._run_eagerly(err)
             try:
-                return _batch_loss(self.model, images, texts)
+                return _batch_loss(self.model, images, texts, fits)
             except NotImplementedError as err:
                 if self.device.type != "mps":
                     raise

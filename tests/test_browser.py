@@ -82,11 +82,13 @@ class Lab:
         (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
             json.dumps({"windowingMode": "none"}))
         (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+        (root / ".lab" / "tmp").mkdir()
         (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         env = {**os.environ, "CLIPVIZ_FAST": "1", "HF_HUB_OFFLINE": "1",
                "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "ws"),
                "JUPYTER_RUNTIME_DIR": str(root / ".lab" / "runtime"),
+               "TMPDIR": str(root / ".lab" / "tmp"),  # the notebooks' scratch folders (chapter 10's) go with the test's
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.log = open(root / ".lab" / "server.log", "wb")
         self.process = subprocess.Popen(

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import clipviz as cv
-from clipviz.data import COLOURS, POSITIONS, SHAPES, SIZES, Attributes, alt_text
+from clipviz.captions import alt_text
+from clipviz.data import COLOURS, POSITIONS, SHAPES, SIZES, Attributes
 
 WORDS = {"shape": SHAPES, "colour": tuple(COLOURS), "size": tuple(SIZES),
          "position": tuple(words for *_, words in POSITIONS.values())}

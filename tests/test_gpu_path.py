@@ -82,9 +82,9 @@ def test_divergence_puts_back_the_weights_of_the_last_finite_readback(world, mon
     monkeypatch.setattr(G, "READBACK_EVERY", 5)
     calls, loss_of = [], T._batch_loss
 
-    def nan_from_step_7(model, images, texts):
+    def nan_from_step_7(model, images, texts, fits=None):
         calls.append(None)
-        loss = loss_of(model, images, texts)
+        loss = loss_of(model, images, texts, fits)
         return loss * float("nan") if len(calls) >= 7 else loss
 
     monkeypatch.setattr(G, "_batch_loss", nan_from_step_7)

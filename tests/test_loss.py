@@ -48,3 +48,28 @@ def test_the_halves_differ_when_the_matrix_is_not_symmetric(rng):
 def test_mismatched_batches_are_refused():
     with pytest.raises(ValueError, match="matching pairs"):
         cv.contrastive_loss(torch.randn(4, 8), torch.randn(5, 8))
+
+
+def test_false_negatives_leave_the_softmaxes(rng):
+    n, d = 6, 8
+    img = F.normalize(torch.randn(n, d, generator=rng), dim=-1)
+    txt = F.normalize(torch.randn(n, d, generator=rng), dim=-1)
+    fits = torch.zeros(n, n, dtype=torch.bool)
+    fits[0, 3] = True  # caption 3 is true of image 0 too
+    fits.fill_diagonal_(True)  # the diagonal is ignored
+    masked = cv.contrastive_loss(img, txt, 10.0, false_negatives=fits)
+    logits = 10.0 * img @ txt.T
+    keep = torch.ones(n, n, dtype=torch.bool)
+    keep[0, 3] = False
+    rows = torch.stack([F.cross_entropy(logits[i][keep[i]][None], torch.tensor([i]))
+                        for i in range(n)]).mean()
+    cols = torch.stack([F.cross_entropy(logits[:, j][keep[:, j]][None], torch.tensor([j - int(j == 3)]))
+                        for j in range(n)]).mean()
+    assert torch.allclose(masked.image_to_text, rows, atol=1e-6)  # row 0 chooses among 5 captions, not 6
+    assert torch.allclose(masked.text_to_image, cols, atol=1e-6)  # column 3 chooses among 5 images
+    plain = cv.contrastive_loss(img, txt, 10.0)
+    assert masked.image_to_text < plain.image_to_text and masked.text_to_image < plain.text_to_image
+    none_off = cv.contrastive_loss(img, txt, 10.0, false_negatives=torch.eye(n, dtype=torch.bool))
+    assert torch.allclose(none_off.total, plain.total)  # only the diagonal: CLIP's loss exactly
+    with pytest.raises(ValueError, match=r"\(6, 6\) bool"):
+        cv.contrastive_loss(img, txt, 10.0, false_negatives=fits[:5])

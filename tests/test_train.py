@@ -143,3 +143,33 @@ def test_the_recipe_has_one_home(monkeypatch):
     assert cv.recipe("fast").steps < cv.recipe("normal").steps
     with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'gpu', 'normal'\]"):
         cv.recipe("slow")
+
+
+def test_batches_mark_the_captions_true_of_other_pictures(world):
+    from clipviz.train import _Batches
+    from clipviz.train_gpu import DeviceData
+    bundle, data = cv.mini_clip("tiny", seed=0, device="cpu"), world.dataset("train", 400)
+    batches = _Batches(bundle, data, cv.TrainConfig(batch_size=64), DeviceData(bundle, data, False), seed=3)
+    images, texts, fits = batches.next()
+    idx = torch.randint(len(data), (64,), generator=torch.Generator().manual_seed(3))  # the batch it drew
+    assert torch.equal(fits, data.subset(idx).caption_fits())  # [i, j]: caption j is true of image i
+    assert fits.diagonal().all() and (fits.sum() - 64) > 20  # alt-text: many captions fit other pictures
+    plain = _Batches(bundle, data, cv.TrainConfig(batch_size=64, mask_false_negatives=False),
+                     DeviceData(bundle, data, False), seed=3)
+    assert plain.next()[2] is None  # CLIP's own loss: nothing left out
+    # pairs without attributes (your own folder): only identical captions count as true of both pictures
+    own = cv.ImageTextPairs(data.images[:4], ["a cat", "a dog", "a cat", "a bird"], [None] * 4, "captions", "photo")
+    _, _, fits = _Batches(bundle, own, cv.TrainConfig(batch_size=4), DeviceData(bundle, own, False), seed=0).next()
+    drawn = torch.randint(4, (4,), generator=torch.Generator().manual_seed(0))
+    words = [own.captions[i] for i in drawn]
+    assert fits.tolist() == [[a == b for b in words] for a in words]
+
+
+def test_masking_false_negatives_changes_training(world):
+    data = world.dataset("train", 512)
+    losses = {}
+    for mask in (True, False):
+        config = cv.TrainConfig(steps=3, batch_size=64, eval_every=0, mask_false_negatives=mask)
+        losses[mask] = cv.train(cv.mini_clip("tiny", seed=7, device="cpu"), data, config, seed=7,
+                                callbacks=[lambda e: None]).loss
+    assert losses[True][0] < losses[False][0]  # the same first batch: fewer wrong answers, lower loss

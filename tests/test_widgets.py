@@ -172,3 +172,16 @@ def test_dashboard_mixes_sketches_into_training_when_asked(world):
     styles = list(app.data.styles)
     assert 60 <= styles.count("sketch") <= 140 and styles.count("photo") >= 60  # about half of 200 are sketches
     assert "sketch accuracy" in app.status.value and "trained on 50% sketches" in app.status.value
+
+
+def test_dashboard_can_train_with_clips_own_loss(world, monkeypatch):
+    import clipviz.widgets.dashboard as dashboard
+    seen = []
+    monkeypatch.setattr(dashboard, "train", lambda bundle, data, config, **kw: (seen.append(config), cv.train(
+        bundle, data, config, **kw))[1])
+    app = TrainingDashboard(world, n=200)
+    assert app.mask_false_negatives.value is cv.recipe().mask_false_negatives  # starts from the recipe
+    app.steps.value, app.mask_false_negatives.value = 10, False
+    app.start_button.click()
+    app.wait(120)
+    assert app.history.stopped == "finished" and seen[-1].mask_false_negatives is False

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from .. import plots
-from ..data import alt_text, false_negatives
+from ..captions import alt_text
+from ..data import false_negatives
 from ..encode import encode_images, encode_texts
 from ..loss import contrastive_loss
 from ..model import ClipBundle

@@ -62,6 +62,9 @@ class TrainingDashboard(App):
         self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
         self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
         self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
+        self.mask_false_negatives = W.Checkbox(value=self.config.mask_false_negatives, description="skip false negatives",
+                                               tooltip="leave a caption out of the softmax of another picture it is "
+                                                       "true of (off: CLIP's own loss, chapter 03)")
         self.sketch_share = W.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.05, description="sketches",
                                           tooltip="the share of training pictures drawn as sketches (chapter 05)")
         self.sketch_share.layout.display = None if isinstance(world, ShapesWorld) else "none"  # shapes world only
@@ -78,7 +81,8 @@ class TrainingDashboard(App):
         self.stop_button.on_click(self.guarded(lambda button: self.stop()))
         self.save_button.on_click(self.guarded(lambda button: self.save()))
         controls = W.VBox([W.HBox([self.preset, self.batch_size]), W.HBox([self.lr, self.steps]),
-                           W.HBox([self.learn_temperature, self.sketch_share]), W.HBox([self.start_button, self.stop_button]),
+                           W.HBox([self.learn_temperature, self.mask_false_negatives]), self.sketch_share,
+                           W.HBox([self.start_button, self.stop_button]),
                            W.HBox([self.save_path, self.save_button])])
         super().__init__([controls, self.status, self.curves.widget, self.matrix.widget])
 
@@ -129,6 +133,7 @@ class TrainingDashboard(App):
         try:
             config = dataclasses.replace(self.config, steps=self.steps.value, batch_size=self.batch_size.value,
                                          lr=self.lr.value, learn_temperature=self.learn_temperature.value,
+                                         mask_false_negatives=self.mask_false_negatives.value,
                                          eval_every=max(10, self.steps.value // 6))
             self.history = train(self.bundle, self.data, config,
                                  eval_sets={"seen": self.world.dataset("test", 200),
