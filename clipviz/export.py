@@ -118,6 +118,8 @@ def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, pre
     epochs: None sees as many samples as the kit's recipe (steps * batch_size), rounded up to whole epochs.
     workers: data-loading processes per GPU.
     name: the run's folder under DIR/logs; checkpoints land in DIR/logs/<name>/checkpoints/epoch_K.pt.
+    One part of the recipe does not carry over: open_clip's ClipLoss has no false-negative mask, so the
+    trainer uses CLIP's own loss, as cv.train does with TrainConfig(mask_false_negatives=False).
     """
     kit = recipe("normal")
     batch_size = batch_size or kit.batch_size

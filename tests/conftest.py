@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run offline on the CPU: no model hub, no GPU."""
 import os
 import pathlib
+import sys
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # set before open_clip / huggingface_hub are imported
 os.environ.setdefault("CLIPVIZ_FAST", "1")
@@ -16,6 +17,31 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def pytest_addoption(parser):
     parser.addoption("--update-screenshots", action="store_true",
                      help="the browser test writes docs/screenshots/*.png (by default: a temporary folder)")
+
+
+def _browser_items(items):
+    return [item for item in items if item.path.name == "test_browser.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests go last: meanwhile their notebooks run in the background (pytest_collection_finish)."""
+    browser = set(_browser_items(items))
+    items[:] = [item for item in items if item not in browser] + [item for item in items if item in browser]
+
+
+def pytest_collection_finish(session):
+    """Start the notebooks' runs in JupyterLab now, beside the other tests (tests/test_browser.py, Runs)."""
+    browser = _browser_items(session.items)
+    notebooks = [item.callspec.params["notebook"] for item in browser if item.callspec.params.get("notebook")]
+    if notebooks and not session.config.option.collectonly:
+        torch.set_num_threads(1)  # every process computes on one thread while the kernels run beside the tests
+        browser[0].module.start(session.config, notebooks)
+
+
+def pytest_sessionfinish(session):
+    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    if runs is not None:
+        runs.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ gain points. It saves a screenshot of each notebook's main widget to a temporary
 and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
 
 This is the one place the suite executes the notebooks: each runs once, top to bottom, in a fresh kernel,
-on a temporary copy, so nothing it writes (chapter 04's my_mini_clip.pt) lands in the checkout.
+two at a time (each with its own kernel and Chromium), on a temporary copy, so nothing it writes
+(chapter 04's my_mini_clip.pt) lands in the checkout.
 
 Needs: Debian's chromium (apt-get install -y chromium) and the pip package playwright; Linux (/proc).
 """
@@ -25,8 +26,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -41,6 +44,8 @@ TYPES_A_PROMPT = {"01_start_here.ipynb", "06_prompt_effects.ipynb",  # type a pr
                   "09_binding.ipynb"}  # (in 09: the first caption, and the 2 x 2 matrices must change)
 CLICKS_START = {"04_train_mini_clip.ipynb"}                          # click start, the loss must gain points
 PEAK_MEMORY_LIMIT_MB = 1536
+PARALLEL = 2                  # notebooks running at once, each in its own kernel and Chromium page
+LONGEST = {"04_train_mini_clip.ipynb", "09_binding.ipynb", "10_your_own_data.ipynb"}  # started first
 RUN_ALL_TIMEOUT_S = 20 * 60   # a whole notebook in fast mode, on 2 busy CPU cores
 WIDGET_TIMEOUT_S = 5 * 60     # a widget reacting to a prompt or a click
 
@@ -88,7 +93,8 @@ class Lab:
         env = {**os.environ, "CLIPVIZ_FAST": "1", "HF_HUB_OFFLINE": "1",
                "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "ws"),
                "JUPYTER_RUNTIME_DIR": str(root / ".lab" / "runtime"),
-               "TMPDIR": str(root / ".lab" / "tmp"),  # the notebooks' scratch folders (chapter 10's) go with the test's
+               "TMPDIR": str(root / ".lab" / "tmp"),
+               "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // PARALLEL)),  # kernels side by side share the cores  # the notebooks' scratch folders (chapter 10's) go with the test's
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.log = open(root / ".lab" / "server.log", "wb")
         self.process = subprocess.Popen(
@@ -232,55 +238,95 @@ def screenshot(page, notebook: str, folder: pathlib.Path):
             return
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    server = Lab(root)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing: pip install -e '.[test]' (or pip install playwright)")
+def open_chromium(playwright):
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def run_notebook(lab: Lab, notebook: str, shots: pathlib.Path) -> str:
+    """Everything a student does with one notebook, in its own Chromium; returns a line for the log.
+
+    Runs in a worker thread (see `runs`), so it starts its own Playwright: the sync API is not thread-safe.
+    """
+    from playwright.sync_api import sync_playwright
+    started = time.monotonic()
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+        chromium = open_chromium(p)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+        kernel = None
+        try:
+            kernel = run_all_cells(page, lab, notebook)
+            assert_student_view_is_clean(page, notebook)
+            cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
+            code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+            if re.search(r"plotly|FigureWidget|\bplots\b|\bwidgets\b", code):  # the notebook makes figures
+                wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a figure drawn")
+            wait_until(lambda: page.evaluate(UNDRAWN_FIGURES_JS) == 0, 60, f"{notebook}: every plotly output drawn")
+            if notebook in TYPES_A_PROMPT:
+                screenshot(page, notebook, shots)  # the app as it opens, before our prompt replaces the captions
+                type_a_prompt(page, notebook)
+            if notebook in CLICKS_START:
+                click_start(page, notebook)
+            if notebook not in TYPES_A_PROMPT:
+                screenshot(page, notebook, shots)  # after training, so the curves are drawn
+            assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
+            peak = peak_memory_mb(kernel)
+            assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: kernel peaked at {peak:.0f} MB > {PEAK_MEMORY_LIMIT_MB} MB"
+            return f"{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s"
+        finally:
+            chromium.close()
+            if kernel:
+                lab.shut_down(notebook)
+
+
+class Runs:
+    """Every chosen notebook's run, PARALLEL at a time, in worker threads: {notebook: Future}.
+
+    conftest.py starts them as soon as the session has collected its tests, so they go on beside the other
+    tests (every process then computes on one thread, so none waits for a core another holds), and it puts
+    the browser tests last: each collects its notebook's result. A notebook spends much of its run waiting
+    (a kernel starting, JupyterLab and plotly drawing), so the CPU stays busy. The longest start first.
+    """
+
+    def __init__(self, notebooks: list[str], shots: pathlib.Path | None):
+        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="clipviz-browser-"))
+        shutil.copytree(ROOT / "notebooks", self.folder / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        self.shots = shots or self.folder / "screenshots"
+        self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="notebook")
+        self.lab = self.pool.submit(Lab, self.folder)  # a server that fails to start fails every notebook
+        order = sorted(notebooks, key=lambda name: name not in LONGEST)  # stable: the rest in chapter order
+        self.futures = {notebook: self.pool.submit(self._run, notebook) for notebook in order}
+
+    def _run(self, notebook: str) -> str:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            pytest.fail("playwright is missing: pip install -e '.[test]' (or pip install playwright)")
+        return run_notebook(self.lab.result(), notebook, self.shots)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.lab.done() and self.lab.exception() is None:
+            self.lab.result().stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+RUNS: Runs | None = None  # started by conftest.py's pytest_collection_finish, closed at the session's end
+
+
+def start(config, notebooks: list[str]) -> Runs:
+    """Start running `notebooks` in the background (conftest.py calls this once the tests are collected)."""
+    global RUNS
+    RUNS = Runs(notebooks, SCREENSHOTS if config.getoption("--update-screenshots") else None)
+    return RUNS
+
+
+@pytest.fixture(scope="module")
+def runs(request):
+    return (RUNS or start(request.config, [n for n in NOTEBOOKS])).futures
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS or [None])
-def test_notebook_in_the_browser(lab, browser, notebook, request, tmp_path):
+def test_notebook_in_the_browser(runs, notebook):
     assert notebook, f"no notebooks in {ROOT / 'notebooks'}: there is nothing to open"
-    shots = SCREENSHOTS if request.config.getoption("--update-screenshots") else tmp_path
-    started = time.monotonic()
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    kernel = None
-    try:
-        kernel = run_all_cells(page, lab, notebook)
-        assert_student_view_is_clean(page, notebook)
-        cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
-        code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
-        if re.search(r"plotly|FigureWidget|\bplots\b|\bwidgets\b", code):  # the notebook makes figures
-            wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a figure drawn")
-        wait_until(lambda: page.evaluate(UNDRAWN_FIGURES_JS) == 0, 60, f"{notebook}: every plotly output drawn")
-        if notebook in TYPES_A_PROMPT:
-            screenshot(page, notebook, shots)  # the app as it opens, before our prompt replaces the captions
-            type_a_prompt(page, notebook)
-        if notebook in CLICKS_START:
-            click_start(page, notebook)
-        if notebook not in TYPES_A_PROMPT:
-            screenshot(page, notebook, shots)  # after training, so the curves are drawn
-        assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
-        peak = peak_memory_mb(kernel)
-        print(f"\n{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s")
-        assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: kernel peaked at {peak:.0f} MB > {PEAK_MEMORY_LIMIT_MB} MB"
-    finally:
-        page.close()
-        if kernel:
-            lab.shut_down(notebook)
+    print("\n" + runs[notebook].result())  # the notebook's own failure, if it had one, is raised here

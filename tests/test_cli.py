@@ -27,9 +27,13 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path):
     assert bundle.name == "clipviz-tiny"
 
 
-def test_unknown_preset_lists_the_choices(tmp_path):
-    result = run("train", "--preset", "huge", "--out", str(tmp_path / "x.pt"))
-    assert result.returncode != 0 and "choose from" in result.stderr and "tiny" in result.stderr
+def test_unknown_preset_lists_the_choices(tmp_path, capsys):
+    from clipviz.__main__ import main  # in this process: the subprocess above already tests `python -m clipviz`
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--preset", "huge", "--out", str(tmp_path / "x.pt")])
+    err = capsys.readouterr().err
+    assert exit_.value.code != 0 and "choose from" in err and "tiny" in err
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_shipped_checkpoint_loads_offline_and_knows_the_world(shipped, world):
