@@ -80,23 +80,6 @@ class Attributes(NamedTuple):
         return all(mine is None or mine == theirs for mine, theirs in zip(self, other))
 
 
-# Alt-text. A training caption names all four attributes with probability FULL_SHARE;
-# otherwise each attribute with its own MENTION_P, drawn again until it names the shape or
-# the colour. Like the words under web pictures, most name the thing and its colour, fewer
-# say how big it is or where. Colour is named with the shape nine times in ten on purpose:
-# a caption that says only "a star" pulls the word *star* towards the colours stars come in
-# (never yellow: yellow stars are held out), so a yellow star then reads as a triangle. With
-# the colour said next to it, the colour word explains the colour and *star* keeps the shape
-# alone. In the tuning runs, naming the colour 70-80% of the time gave held-out caption
-# retrieval 0.76-0.78 and zero-shot shape 0.71-0.80; 90% gave 0.92 and 0.93 (training seed
-# 0, the shipped model). Held-out compositions still vary from run to run: seed 1 of the
-# same recipe gave 0.81 and 0.78.
-FULL_SHARE = 0.25  # share of training captions that name all four attributes
-MENTION_P = Attributes(shape=0.9, colour=0.9, size=0.4, position=0.4)  # chance a partial caption names each
-NOUNS = ("shape", "thing", "object", "figure")  # stand-ins when the caption does not name the shape
-FRAMES = ("{}", "{}", "a photo of {}", "an image of {}", "there is {}", "this is {}", "{} here", "picture of {}")
-
-
 @dataclass
 class ImageTextPairs:
     """A batch of shapes-world images with their captions.
@@ -209,45 +192,6 @@ def _unit_polygon(shape: str) -> list[tuple[float, float]] | None:
 _POLYGONS = {s: _unit_polygon(s) for s in SHAPES}
 
 
-def _article(words: str) -> str:
-    return ("an " if words[0] in "aeiou" else "a ") + words
-
-
-def alt_text(a: Attributes, rng: np.random.Generator) -> tuple[str, Attributes]:
-    """A random alt-text-like caption of `a` and what it says (None for each attribute it leaves out).
-
-    A quarter name all four attributes; the others name each with its MENTION_P, always
-    the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
-    """
-    # 1) which attributes the caption names
-    if rng.random() < FULL_SHARE:
-        said = Attributes(*a)
-    else:
-        keep = rng.random(4) < np.array(MENTION_P)
-        while not keep[:2].any():  # like alt-text, it names the thing or its colour, not only where or how big
-            keep = rng.random(4) < np.array(MENTION_P)
-        said = Attributes(*(value if k else None for value, k in zip(a, keep)))
-    if None not in said and rng.random() < 0.5:  # full: half of them in one of the full templates
-        return ShapesWorld.caption(a, int(rng.integers(len(TEMPLATES)))), said
-    # 2) a noun phrase for shape, colour and size, in one of a few word orders
-    shape, colour, size = said.shape, said.colour, said.size
-    head = shape or NOUNS[rng.integers(len(NOUNS))]
-    adjectives = " ".join(w for w in (size, colour) if w)
-    form = rng.integers(3)
-    if form == 1 and colour:  # "a star in red", "a small shape in red"
-        phrase = _article(" ".join(w for w in (size, head) if w)) + f" in {colour}"
-    elif form == 2 and not shape and adjectives:  # "something red", "something small and red"
-        phrase = "something " + " and ".join(w for w in (size, colour) if w)
-    else:  # "a small red star", "a star", "a red shape"
-        phrase = _article(f"{adjectives} {head}" if adjectives else head)
-    # 3) a frame around it, and the position at the end or at the front
-    phrase = FRAMES[rng.integers(len(FRAMES))].format(phrase)
-    if said.position:
-        where = POSITIONS[said.position][2]
-        phrase = f"{where}, {phrase}" if rng.random() < 0.3 else f"{phrase} {where}"
-    return phrase, said
-
-
 class ShapesWorld:
     """The procedural image-caption world, deterministic for a given seed.
 
@@ -322,6 +266,7 @@ class ShapesWorld:
         attributes = [pool[i] for i in rng.integers(0, len(pool), size=n)]
         # 1) captions: alt-text for training, the canonical caption for evaluation
         if split == "train":
+            from .captions import alt_text  # captions.py builds on this module's words
             text_rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style), 1])
             captions, mentions = map(list, zip(*(alt_text(a, text_rng) for a in attributes)))
         else:
