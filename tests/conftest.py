@@ -34,8 +34,25 @@ def pytest_collection_finish(session):
     browser = _browser_items(session.items)
     notebooks = [item.callspec.params["notebook"] for item in browser if item.callspec.params.get("notebook")]
     if notebooks and not session.config.option.collectonly:
-        torch.set_num_threads(1)  # every process computes on one thread while the kernels run beside the tests
+        _ONE_THREAD.update(threads=torch.get_num_threads(), omp=os.environ.get("OMP_NUM_THREADS"))
+        torch.set_num_threads(1)  # every process computes on one thread while the kernels run beside the tests,
+        os.environ["OMP_NUM_THREADS"] = "1"  # this one's subprocesses (python -m clipviz, pip) included
         browser[0].module.start(session.config, notebooks)
+
+
+_ONE_THREAD = {}  # what pytest_collection_finish changed, to put back once the notebooks are done
+
+
+def pytest_runtest_setup(item):
+    """Once every notebook has run, the tests still running take all the cores again."""
+    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    if _ONE_THREAD and runs is not None and all(future.done() for future in runs.futures.values()):
+        torch.set_num_threads(_ONE_THREAD["threads"])
+        if _ONE_THREAD["omp"] is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = _ONE_THREAD["omp"]
+        _ONE_THREAD.clear()
 
 
 def pytest_sessionfinish(session):
@@ -58,7 +75,7 @@ def untrained():
 def trained(world):
     """A tiny CLIP trained briefly (a few seconds), with its history."""
     bundle = cv.mini_clip("tiny", seed=0, device="cpu")
-    config = cv.TrainConfig(steps=300, batch_size=128, lr=3e-3, warmup=30, eval_every=150)
+    config = cv.TrainConfig(steps=200, batch_size=128, lr=3e-3, warmup=30, eval_every=100)
     history = cv.train(bundle, world.dataset("train", n=3000), config, eval_sets={"seen": world.dataset("test", 240),
                                                   "heldout": world.dataset("heldout", 240)},
                        callbacks=[lambda event: None])
