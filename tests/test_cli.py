@@ -57,9 +57,15 @@ def test_benchmark_ratios_are_measured(world, untrained):
     assert render["render_images_per_s"] > 500  # 2,000 images rendered in under 4 s
 
 
-def test_bench_training_follows_the_recipe(world):
+def test_bench_training_follows_the_recipe(world, monkeypatch):
+    import dataclasses
+
     from clipviz.bench import training
+    short = dataclasses.replace(cv.recipe("fast"), steps=60, train_images=1000)  # the recipe the bench must follow
+    asked = []
+    monkeypatch.setattr(training, "recipe", lambda name: asked.append(name) or short)
     figures, bundle = training.bench_training(world, torch.device("cpu"), quick=True)
-    assert figures["train_steps"] == cv.recipe("fast").steps
+    assert asked == ["fast"] and figures["train_steps"] == 60
     chance = 1 / len(world.combinations)
-    assert figures["seen_top1"] > 20 * chance and figures["heldout_top1"] > 5 * chance  # it learned, even briefly
+    assert figures["seen_top1"] > 10 * chance  # it learned, even in 60 steps (tests/test_train.py: how far it gets)
+    assert all(0 <= figures[k] <= 1 for k in ("seen_top1", "heldout_top1", "sketch_top1"))
