@@ -22,7 +22,7 @@ from .data import POSITIONS, TEMPLATES, Attributes, ShapesWorld
 # alone. In the tuning runs, naming the colour 70-80% of the time gave held-out caption
 # retrieval 0.76-0.78 and zero-shot shape 0.71-0.80; 90% gave 0.92 and 0.93 (training seed
 # 0, the shipped model). Held-out compositions still vary from run to run: seed 1 of the
-# same recipe gave 0.81 and 0.78. With the false-negative mask of the next release (TrainConfig), naming
+# same recipe gave 0.81 and 0.78. With the false-negative mask (TrainConfig.mask_false_negatives), naming
 # the colour 60% of the time still did worse: 0.72 and 0.77 held-out (seeds 0 and 1) against 0.96 and 0.87.
 FULL_SHARE = 0.25  # share of training captions that name all four attributes
 MENTION_P = Attributes(shape=0.9, colour=0.9, size=0.4, position=0.4)  # chance a partial caption names each

@@ -159,8 +159,16 @@ def caption_fits(attributes: Sequence[Attributes], mentions: Sequence[Attributes
     attributes: what each of N images shows. mentions: what each of M captions says (None for
     what it leaves out), e.g. ImageTextPairs.mentions.
     """
-    shown, said = attribute_codes(attributes)[:, None], attribute_codes(mentions)[None]  # (N, 1, 4), (1, M, 4)
-    return ((said == -1) | (said == shown)).all(-1)  # (N, M): every attribute the caption names is the image's
+    return fits_from_codes(attribute_codes(attributes), attribute_codes(mentions))
+
+
+def fits_from_codes(shown: torch.Tensor, said: torch.Tensor) -> torch.Tensor:
+    """(N, M) bool from (N, A) codes of what images show and (M, A) codes of what captions say (-1: not said).
+
+    Entry [i, j] is True when every code caption j says is image i's (see attribute_codes).
+    """
+    shown, said = shown[:, None], said[None]  # (N, 1, A), (1, M, A)
+    return ((said == -1) | (said == shown)).all(-1)
 
 
 def false_negatives(attributes: Sequence[Attributes], mentions: Sequence[Attributes]) -> int:

@@ -66,7 +66,7 @@ def contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tens
             raise ValueError(f"false_negatives must be ({n}, {n}) bool, one cell per (image, caption) of the batch; "
                              f"got {tuple(false_negatives.shape)}")
         off_diagonal = false_negatives.to(torch.bool) & ~torch.eye(n, dtype=torch.bool, device=logits.device)
-        logits = torch.cat([logits[:, :n].masked_fill(off_diagonal, float("-inf")), logits[:, n:]], 1)  # (N, N + K)
+        logits = logits.masked_fill(F.pad(off_diagonal, (0, logits.shape[1] - n)), float("-inf"))  # K columns kept
     labels = torch.arange(n, device=logits.device)  # (N,), pair i is the right answer for row/column i
     image_to_text = F.cross_entropy(logits, labels)  # each row: softmax over the N (+ K) captions
     text_to_image = F.cross_entropy(logits[:, :n].T, labels)  # each true caption's column: softmax over the N images

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .data import Attributes, ImageTextPairs, attribute_codes
+from .data import Attributes, ImageTextPairs, attribute_codes, fits_from_codes
 from .encode import tokenize
 from .loss import contrastive_loss
 from .model import ClipBundle
@@ -237,16 +237,16 @@ class _Batches:
             texts = torch.cat([texts, self.negatives.sample(idx, self.k, self.generator)])  # (B + k, L)
         fits = None
         if self.codes is not None:
-            shown, said = self.codes[0][idx][:, None], self.codes[1][idx][None]  # (B, 1, 4), (1, B, 4)
-            fits = self.on_device.send(((said == -1) | (said == shown)).all(-1))  # (B, B), as data.caption_fits
+            fits = self.on_device.send(fits_from_codes(self.codes[0][idx], self.codes[1][idx]))  # (B, B)
         return self.on_device.images(idx), self.on_device.send(texts), fits
 
 
 def _fit_codes(data: ImageTextPairs) -> tuple[torch.Tensor, torch.Tensor]:
     """What each picture shows and each caption says, as codes from which a batch's false negatives follow.
 
-    Shapes-world pairs: (N, 4) attribute codes of both (data.attribute_codes). Other pairs (your own
-    folder, the binding world's scenes): one code per distinct caption, so only identical captions match.
+    Shapes-world pairs: (N, 4) attribute codes of both (data.attribute_codes), compared by data.fits_from_codes.
+    Other pairs (your own folder, the binding world's scenes): one code per distinct caption, so only identical
+    captions match.
     """
     if all(isinstance(a, Attributes) for a in data.attributes):
         return attribute_codes(data.attributes), attribute_codes(data.mentions)

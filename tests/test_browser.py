@@ -323,7 +323,7 @@ def start(config, notebooks: list[str]) -> Runs:
 
 @pytest.fixture(scope="module")
 def runs(request):
-    return (RUNS or start(request.config, [n for n in NOTEBOOKS])).futures
+    return (RUNS or start(request.config, list(NOTEBOOKS))).futures
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS or [None])
