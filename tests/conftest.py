@@ -1,17 +1,18 @@
 """Shared fixtures. Tests run offline on the CPU: no model hub, no GPU."""
+import importlib
 import os
 import pathlib
+import re
 import sys
+
+import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # set before open_clip / huggingface_hub are imported
 os.environ.setdefault("CLIPVIZ_FAST", "1")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import clipviz as cv  # noqa: E402
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+BROWSER_TESTS = ROOT / "tests" / "test_browser.py"
+# clipviz and torch are imported by the fixtures, not here: the notebooks start before they are loaded
 
 
 def pytest_addoption(parser):
@@ -20,33 +21,71 @@ def pytest_addoption(parser):
 
 
 def _browser_items(items):
-    return [item for item in items if item.path.name == "test_browser.py"]
+    return [item for item in items if item.path == BROWSER_TESTS]
+
+
+def _notebooks_named(config) -> list[str]:
+    """The notebooks whose browser tests the command line asks for by path, when it filters nothing."""
+    if config.option.collectonly or config.option.keyword or config.option.markexpr or config.option.deselect \
+            or config.getoption("lf", False) or config.getoption("stepwise", False) or config.getoption("ignore"):
+        return []  # the selection is known only after collection
+    notebooks = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+    named = set()
+    for arg in config.args:
+        where, _, inside = str(arg).partition("::")
+        path = next((p.resolve() for p in (config.invocation_params.dir / where, config.rootpath / where)
+                     if p.exists()), None)
+        if path == BROWSER_TESTS:
+            one = re.search(r"\[(.+)\]$", inside)
+            named.update([one.group(1)] if one else notebooks)
+        elif path is not None and path.is_dir() and BROWSER_TESTS.is_relative_to(path):
+            named.update(notebooks)
+    return [notebook for notebook in notebooks if notebook in named]
+
+
+def _one_thread():
+    """Every process computes on one thread while the kernels run beside the tests (pytest_runtest_setup undoes it)."""
+    import torch
+    _ONE_THREAD.update(threads=torch.get_num_threads(), omp=os.environ.get("OMP_NUM_THREADS"))
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # this process's subprocesses (python -m clipviz, pip) included
+
+
+_ONE_THREAD = {}  # what _one_thread changed, to put back once the notebooks are done
+
+
+def pytest_configure(config):
+    """Start the notebooks' runs in JupyterLab at once when the command line names them (tests/test_browser.py,
+    Runs): they go on beside the collection and the other tests."""
+    notebooks = _notebooks_named(config)
+    if notebooks:
+        importlib.import_module("test_browser").start(config, notebooks)
+        _one_thread()
 
 
 def pytest_collection_modifyitems(config, items):
-    """The browser tests go last: meanwhile their notebooks run in the background (pytest_collection_finish)."""
+    """The browser tests go last: meanwhile their notebooks run in the background."""
     browser = set(_browser_items(items))
     items[:] = [item for item in items if item not in browser] + [item for item in items if item in browser]
 
 
 def pytest_collection_finish(session):
-    """Start the notebooks' runs in JupyterLab now, beside the other tests (tests/test_browser.py, Runs)."""
-    browser = _browser_items(session.items)
-    notebooks = [item.callspec.params["notebook"] for item in browser if item.callspec.params.get("notebook")]
-    if notebooks and not session.config.option.collectonly:
-        _ONE_THREAD.update(threads=torch.get_num_threads(), omp=os.environ.get("OMP_NUM_THREADS"))
-        torch.set_num_threads(1)  # every process computes on one thread while the kernels run beside the tests,
-        os.environ["OMP_NUM_THREADS"] = "1"  # this one's subprocesses (python -m clipviz, pip) included
-        browser[0].module.start(session.config, notebooks)
-
-
-_ONE_THREAD = {}  # what pytest_collection_finish changed, to put back once the notebooks are done
+    """Start the notebooks the collection selected, if pytest_configure could not; cancel those it deselected."""
+    notebooks = [item.callspec.params["notebook"] for item in _browser_items(session.items)
+                 if item.callspec.params.get("notebook")]
+    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    if runs is not None:
+        runs.keep(notebooks)
+    elif notebooks and not session.config.option.collectonly:
+        sys.modules["test_browser"].start(session.config, notebooks)
+        _one_thread()
 
 
 def pytest_runtest_setup(item):
     """Once every notebook has run, the tests still running take all the cores again."""
     runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
     if _ONE_THREAD and runs is not None and all(future.done() for future in runs.futures.values()):
+        import torch
         torch.set_num_threads(_ONE_THREAD["threads"])
         if _ONE_THREAD["omp"] is None:
             os.environ.pop("OMP_NUM_THREADS", None)
@@ -63,17 +102,20 @@ def pytest_sessionfinish(session):
 
 @pytest.fixture(scope="session")
 def world():
+    import clipviz as cv
     return cv.ShapesWorld(seed=0)
 
 
 @pytest.fixture(scope="session")
 def untrained():
+    import clipviz as cv
     return cv.mini_clip("tiny", seed=0, device="cpu")
 
 
 @pytest.fixture(scope="session")
 def trained(world):
     """A tiny CLIP trained briefly (a few seconds), with its history."""
+    import clipviz as cv
     bundle = cv.mini_clip("tiny", seed=0, device="cpu")
     config = cv.TrainConfig(steps=200, batch_size=128, lr=3e-3, warmup=30, eval_every=100)
     history = cv.train(bundle, world.dataset("train", n=3000), config, eval_sets={"seen": world.dataset("test", 240),
@@ -84,10 +126,12 @@ def trained(world):
 
 @pytest.fixture(scope="session")
 def shipped():
+    import clipviz as cv
     assert cv.SHIPPED.is_file(), f"the shipped checkpoint {cv.SHIPPED} is missing; see README (Reproduce)"
     return cv.load_checkpoint(cv.SHIPPED, device="cpu")
 
 
 @pytest.fixture
 def rng():
+    import torch
     return torch.Generator().manual_seed(0)

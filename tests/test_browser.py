@@ -4,8 +4,8 @@ A JupyterLab server starts on 127.0.0.1 (a free port, a random token) over a tem
 and assets/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
 opens each notebook, runs all cells, and checks what a student would see: no error in any cell, every
 widget drawn, plotly figures drawn. In the start-here, prompt-effects and binding notebooks it types a prompt and
-presses Enter, and the bars must change; in the training notebook it clicks start, and the loss curve must
-gain points. It saves a screenshot of each notebook's main widget to a temporary folder, or, with
+presses Enter, and the bars must change; in the training notebook it clicks Start, and the loss curve must
+gain points, then Stop, and the training must end. It saves a screenshot of each notebook's main widget to a temporary folder, or, with
 `python -m pytest tests/test_browser.py --update-screenshots`, to docs/screenshots/ (the README shows them),
 and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import queue
 import re
 import secrets
 import shutil
@@ -27,9 +28,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import nbformat
 import pytest
@@ -42,7 +44,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TYPES_A_PROMPT = {"01_start_here.ipynb", "06_prompt_effects.ipynb",  # type a prompt, the bars must change
                   "09_binding.ipynb"}  # (in 09: the first caption, and the 2 x 2 matrices must change)
-CLICKS_START = {"04_train_mini_clip.ipynb"}                          # click start, the loss must gain points
+CLICKS_START = {"04_train_mini_clip.ipynb"}   # click Start, the loss must gain points; click Stop, training ends
 PEAK_MEMORY_LIMIT_MB = 1536
 PARALLEL = 2                  # notebooks running at once, each in its own kernel and Chromium page
 LONGEST = {"04_train_mini_clip.ipynb", "09_binding.ipynb", "10_your_own_data.ipynb"}  # started first
@@ -93,8 +95,8 @@ class Lab:
         env = {**os.environ, "CLIPVIZ_FAST": "1", "HF_HUB_OFFLINE": "1",
                "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "ws"),
                "JUPYTER_RUNTIME_DIR": str(root / ".lab" / "runtime"),
-               "TMPDIR": str(root / ".lab" / "tmp"),
-               "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // PARALLEL)),  # kernels side by side share the cores  # the notebooks' scratch folders (chapter 10's) go with the test's
+               "TMPDIR": str(root / ".lab" / "tmp"),  # the notebooks' scratch folders (chapter 10's) go with the test's
+               "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // PARALLEL)),  # kernels side by side share the cores
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.log = open(root / ".lab" / "server.log", "wb")
         self.process = subprocess.Popen(
@@ -202,16 +204,23 @@ def type_a_prompt(page, notebook: str):
     before = app.evaluate(PLOT_DATA_JS)
     assert before, f"{notebook}: no plotly figure next to the prompt box"
     old = box.input_value()
+    prompt = "a drawing of a {}" if "{}" in old else "a small green triangle"
     box.click()
     box.press("Control+a")
-    box.type("a drawing of a {}" if "{}" in old else "a small green triangle", delay=30)
+    box.type(prompt, delay=30)
     box.press("Enter")
-    wait_until(lambda: app.evaluate(PLOT_DATA_JS) != before, WIDGET_TIMEOUT_S,
-               f"{notebook}: the chart to change after a new prompt and Enter", every=0.5)
+    typed = box.input_value().rstrip("\n")  # Enter adds a line in a text area
+    assert typed == prompt, f"{notebook}: typed {prompt!r}, but the prompt box holds {typed!r}"
+
+    def redrawn():
+        message = app.evaluate("el => [...el.querySelectorAll('.clipviz-message')].map(m => m.innerText).join(' ')")
+        assert not message.strip(), f"{notebook}: after a new prompt the app says: {message}"
+        return app.evaluate(PLOT_DATA_JS) != before
+    wait_until(redrawn, WIDGET_TIMEOUT_S, f"{notebook}: the chart to change after a new prompt and Enter", every=0.5)
 
 
-def click_start(page, notebook: str):
-    """Click the dashboard's start button; the loss curve must gain points."""
+def click_start_then_stop(page, notebook: str):
+    """Click the dashboard's Start: the loss curve must gain points. Then Stop: training must end early."""
     loss = page.locator(".clipviz-loss").first
     loss.wait_for(timeout=60_000)
     last = [loss.evaluate(POINTS_JS)]
@@ -220,9 +229,13 @@ def click_start(page, notebook: str):
     def gained():
         last.append(loss.evaluate(POINTS_JS))
         return last[-1] > last[-2]
-    wait_until(gained, WIDGET_TIMEOUT_S, f"{notebook}: the loss curve to gain points after start", every=0.2)
-    wait_until(lambda: gained() is False and (time.sleep(2) or not gained()), WIDGET_TIMEOUT_S,
-               f"{notebook}: training to finish (the loss curve to stop growing)")
+    wait_until(gained, WIDGET_TIMEOUT_S, f"{notebook}: the loss curve to gain points after Start", every=0.2)
+    page.locator("button.clipviz-stop, .clipviz-stop button").first.click(timeout=60_000)
+    status = page.locator(".clipviz-status").first
+    wait_until(lambda: re.search(r"stopped after \d+ steps", status.inner_text()), WIDGET_TIMEOUT_S,
+               f"{notebook}: the status line to say the training stopped after Stop")
+    wait_until(lambda: gained() is False and (time.sleep(2) or not gained()), 60,
+               f"{notebook}: the loss curve to stop growing after Stop")
 
 
 def screenshot(page, notebook: str, folder: pathlib.Path):
@@ -243,79 +256,127 @@ def open_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-def run_notebook(lab: Lab, notebook: str, shots: pathlib.Path) -> str:
-    """Everything a student does with one notebook, in its own Chromium; returns a line for the log.
+def run_notebook(lab: Lab, browser, notebook: str, shots: pathlib.Path) -> str:
+    """Everything a student does with one notebook, in a new page of `browser` (a Playwright browser context).
 
-    Runs in a worker thread (see `runs`), so it starts its own Playwright: the sync API is not thread-safe.
+    Returns a line for the log.
     """
-    from playwright.sync_api import sync_playwright
     started = time.monotonic()
-    with sync_playwright() as p:
-        chromium = open_chromium(p)
-        page = chromium.new_page(viewport={"width": 1400, "height": 1800})
-        kernel = None
-        try:
-            kernel = run_all_cells(page, lab, notebook)
-            assert_student_view_is_clean(page, notebook)
-            cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
-            code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
-            if re.search(r"plotly|FigureWidget|\bplots\b|\bwidgets\b", code):  # the notebook makes figures
-                wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a figure drawn")
-            wait_until(lambda: page.evaluate(UNDRAWN_FIGURES_JS) == 0, 60, f"{notebook}: every plotly output drawn")
-            if notebook in TYPES_A_PROMPT:
-                screenshot(page, notebook, shots)  # the app as it opens, before our prompt replaces the captions
-                type_a_prompt(page, notebook)
-            if notebook in CLICKS_START:
-                click_start(page, notebook)
-            if notebook not in TYPES_A_PROMPT:
-                screenshot(page, notebook, shots)  # after training, so the curves are drawn
-            assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
-            peak = peak_memory_mb(kernel)
-            assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: kernel peaked at {peak:.0f} MB > {PEAK_MEMORY_LIMIT_MB} MB"
-            return f"{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s"
-        finally:
-            chromium.close()
-            if kernel:
-                lab.shut_down(notebook)
+    page = browser.new_page()
+    kernel = None
+    try:
+        kernel = run_all_cells(page, lab, notebook)
+        assert_student_view_is_clean(page, notebook)
+        cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
+        code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+        if re.search(r"plotly|FigureWidget|\bplots\b|\bwidgets\b", code):  # the notebook makes figures
+            wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), 60, f"{notebook}: a figure drawn")
+        wait_until(lambda: page.evaluate(UNDRAWN_FIGURES_JS) == 0, 60, f"{notebook}: every plotly output drawn")
+        if notebook in TYPES_A_PROMPT:
+            screenshot(page, notebook, shots)  # the app as it opens, before our prompt replaces the captions
+            type_a_prompt(page, notebook)
+        if notebook in CLICKS_START:
+            click_start_then_stop(page, notebook)
+        if notebook not in TYPES_A_PROMPT:
+            screenshot(page, notebook, shots)  # after training, so the curves are drawn
+        assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
+        peak = peak_memory_mb(kernel)
+        assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: kernel peaked at {peak:.0f} MB > {PEAK_MEMORY_LIMIT_MB} MB"
+        return f"{notebook}: kernel peak memory {peak:.0f} MB, {time.monotonic() - started:.0f} s"
+    finally:
+        page.close()
+        if kernel:
+            lab.shut_down(notebook)
 
 
 class Runs:
-    """Every chosen notebook's run, PARALLEL at a time, in worker threads: {notebook: Future}.
+    """Every chosen notebook's run in JupyterLab, PARALLEL at a time: `futures` is {notebook: Future}.
 
-    conftest.py starts them as soon as the session has collected its tests, so they go on beside the other
-    tests (every process then computes on one thread, so none waits for a core another holds), and it puts
-    the browser tests last: each collects its notebook's result. A notebook spends much of its run waiting
+    conftest.py starts them as early as it can (at configure time when the command line asks for the browser
+    tests by path and filters nothing, else once the tests are collected), so they go on beside collection and
+    the other tests; every process then computes on one thread, so none waits for a core another holds. The
+    browser tests run last, and each collects its notebook's result. A notebook spends much of its run waiting
     (a kernel starting, JupyterLab and plotly drawing), so the CPU stays busy. The longest start first.
+
+    Each worker thread has its own Playwright and Chromium for all its notebooks (the sync API is not
+    thread-safe, and one browser per worker saves a Chromium start per notebook); each notebook gets a new page.
     """
 
     def __init__(self, notebooks: list[str], shots: pathlib.Path | None):
         self.folder = pathlib.Path(tempfile.mkdtemp(prefix="clipviz-browser-"))
         shutil.copytree(ROOT / "notebooks", self.folder / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         self.shots = shots or self.folder / "screenshots"
-        self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="notebook")
-        self.lab = self.pool.submit(Lab, self.folder)  # a server that fails to start fails every notebook
+        self.lab = Future()  # a server that fails to start fails every notebook
         order = sorted(notebooks, key=lambda name: name not in LONGEST)  # stable: the rest in chapter order
-        self.futures = {notebook: self.pool.submit(self._run, notebook) for notebook in order}
+        self.futures = {notebook: Future() for notebook in order}
+        self.queue = queue.SimpleQueue()
+        for notebook in order:
+            self.queue.put(notebook)
+        self.threads = [threading.Thread(target=self._start_lab, name="jupyterlab", daemon=True)]
+        self.threads += [threading.Thread(target=self._work, name=f"notebooks-{k}", daemon=True)
+                         for k in range(PARALLEL)]
+        for thread in self.threads:
+            thread.start()
 
-    def _run(self, notebook: str) -> str:
+    def _start_lab(self):
         try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            pytest.fail("playwright is missing: pip install -e '.[test]' (or pip install playwright)")
-        return run_notebook(self.lab.result(), notebook, self.shots)
+            self.lab.set_result(Lab(self.folder))
+        except BaseException as err:  # pytest.fail raises a BaseException
+            self.lab.set_exception(err)
+
+    def _next(self) -> tuple[str, Future] | None:
+        """The next notebook still wanted, marked running; None when there is none."""
+        while True:
+            try:
+                notebook = self.queue.get_nowait()
+            except queue.Empty:
+                return None
+            if self.futures[notebook].set_running_or_notify_cancel():
+                return notebook, self.futures[notebook]
+
+    def _work(self):
+        """One worker: its own Playwright and Chromium, then notebook after notebook until none is left."""
+        try:
+            from playwright.sync_api import sync_playwright
+            with sync_playwright() as p:
+                chromium = open_chromium(p)
+                try:
+                    browser = chromium.new_context(viewport={"width": 1400, "height": 1800})
+                    while (job := self._next()) is not None:
+                        notebook, future = job
+                        try:
+                            future.set_result(run_notebook(self.lab.result(), browser, notebook, self.shots))
+                        except BaseException as err:  # the notebook's own failure, raised by its test
+                            future.set_exception(err)
+                finally:
+                    chromium.close()
+        except BaseException as err:  # no Playwright or no Chromium: every notebook left fails with the reason
+            if isinstance(err, ImportError):
+                err = pytest.fail.Exception("playwright is missing: pip install -e '.[test]' (or pip install playwright)")
+            while (job := self._next()) is not None:
+                job[1].set_exception(err)
+
+    def keep(self, notebooks: list[str]):
+        """Cancel the runs not started yet of notebooks not in `notebooks` (collection deselected them)."""
+        for notebook, future in self.futures.items():
+            if notebook not in notebooks:
+                future.cancel()
 
     def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        for future in self.futures.values():
+            future.cancel()  # those not started; a running notebook finishes
+        for thread in self.threads:
+            thread.join()
         if self.lab.done() and self.lab.exception() is None:
             self.lab.result().stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-RUNS: Runs | None = None  # started by conftest.py's pytest_collection_finish, closed at the session's end
+RUNS: Runs | None = None  # started by conftest.py, closed at the session's end
 
 
 def start(config, notebooks: list[str]) -> Runs:
-    """Start running `notebooks` in the background (conftest.py calls this once the tests are collected)."""
+    """Start running `notebooks` in the background (conftest.py calls this)."""
     global RUNS
     RUNS = Runs(notebooks, SCREENSHOTS if config.getoption("--update-screenshots") else None)
     return RUNS

@@ -153,6 +153,7 @@ def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
     app.stop_button.click()
     app.wait(120)
     assert app.history.stopped == "callback" and len(app.history.step) < 5000
+    assert f"stopped after {len(app.history.step)} steps" in app.status.value
     app.save_button.click()  # saving after a stop is allowed
     assert app.message.value == ""
 

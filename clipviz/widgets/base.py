@@ -91,6 +91,7 @@ class App(W.VBox):
 
     def __init__(self, children=(), **kwargs):
         self.message = W.HTML()
+        self.message.add_class("clipviz-message")
         super().__init__(list(children) + [self.message], **kwargs)
         self.add_class("clipviz-app")
         self.last_update_ms = float("nan")

@@ -71,9 +71,11 @@ class TrainingDashboard(App):
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.start_button.add_class("clipviz-start")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button.add_class("clipviz-stop")
         self.save_path = W.Text(value="my_mini_clip.pt", description="save to")
         self.save_button = W.Button(description="Save", icon="save", disabled=True)
         self.status = W.HTML(f"device: <b>{pick_device()}</b> &nbsp; {why or 'ready'}")
+        self.status.add_class("clipviz-status")
         self.curves = LiveFigure(plots.training_figure())
         self.curves.widget.add_class("clipviz-loss")
         self.matrix = LiveFigure(self._probe_figure(None, "probe batch before training"))
@@ -144,7 +146,8 @@ class TrainingDashboard(App):
             if isinstance(self.world, ShapesWorld):  # robustness: how the mix of styles carries over to sketches
                 accuracy = caption_accuracy(self.bundle, self.world.dataset("test", 200, style="sketch"))
                 sketches = f"; sketch accuracy {accuracy:.0%} (trained on {self._share:.0%} sketches)"
-            self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {self.history.stopped} after "
+            ending = "stopped" if self.history.stopped == "callback" else self.history.stopped  # callback: Stop
+            self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {ending} after "
                                  f"{len(self.history.step)} steps in {self.history.seconds:.1f} s{sketches}")
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
