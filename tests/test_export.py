@@ -2,7 +2,6 @@
 import json
 import shlex
 import sys
-import time
 
 import open_clip
 import pytest
@@ -73,7 +72,6 @@ def test_round_trip_through_open_clip_train(export):
         import open_clip_train.main  # noqa: F401  (pandas, webdataset, braceexpand come with the extra)
     except ImportError as err:
         pytest.skip(f"open_clip's trainer needs the scale extra: pip install -e '.[scale]' ({err})")
-    start = time.perf_counter()
     # 1) open_clip's trainer on the export, one CPU process, one epoch of 16 steps of 16 pairs
     checkpoint = train_with_open_clip(export, epochs=1, batch_size=16, device="cpu", timeout=120)
     assert checkpoint == export.folder / "logs" / "clipviz" / "checkpoints" / "epoch_1.pt"
@@ -99,7 +97,6 @@ def test_round_trip_through_open_clip_train(export):
     path = cv.save_checkpoint(bundle, export.folder / "kit.pt")
     again = cv.load_checkpoint(path, device="cpu")
     assert torch.allclose(cv.encode_images(again, val.images), images, atol=1e-6)
-    assert time.perf_counter() - start < 90, "the round trip should take at most 90 s on 2 cores"
 
 
 def test_load_clip_reads_an_open_clip_train_checkpoint_without_the_trainer(export, tmp_path):
