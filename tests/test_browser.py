@@ -72,6 +72,8 @@ PLOT_DATA_JS = f"""(root) => ({PLOTS_IN})(root)
   .map(gd => JSON.stringify((gd.data || []).map(t => [t.type, t.x, t.y, t.text])))"""
 POINTS_JS = f"""(root) => ({PLOTS_IN})(root)
   .flatMap(gd => gd._fullData || gd.data || []).reduce((n, t) => n + ((t.y && t.y.length) || 0), 0)"""
+EVALUATIONS_JS = f"""(root) => ({PLOTS_IN})(root)
+  .map(gd => (((gd.data || [])[1] || {{}}).y || []).length)[0] || 0"""  # the dashboard's seen-accuracy points
 
 
 class Lab:
@@ -220,7 +222,8 @@ def type_a_prompt(page, notebook: str):
 
 
 def click_start_then_stop(page, notebook: str):
-    """Click the dashboard's Start: the loss curve must gain points. Then Stop: training must end early."""
+    """Click the dashboard's Start: the loss curve must gain points, then two accuracy points. Then Stop:
+    training must end early."""
     loss = page.locator(".clipviz-loss").first
     loss.wait_for(timeout=60_000)
     last = [loss.evaluate(POINTS_JS)]
@@ -230,6 +233,8 @@ def click_start_then_stop(page, notebook: str):
         last.append(loss.evaluate(POINTS_JS))
         return last[-1] > last[-2]
     wait_until(gained, WIDGET_TIMEOUT_S, f"{notebook}: the loss curve to gain points after Start", every=0.2)
+    wait_until(lambda: loss.evaluate(EVALUATIONS_JS) >= 2, WIDGET_TIMEOUT_S,  # a third of the fast recipe
+               f"{notebook}: two accuracy evaluations on the curves")
     page.locator("button.clipviz-stop, .clipviz-stop button").first.click(timeout=60_000)
     status = page.locator(".clipviz-status").first
     wait_until(lambda: re.search(r"stopped after \d+ steps", status.inner_text()), WIDGET_TIMEOUT_S,
