@@ -208,6 +208,14 @@ def type_a_prompt(page, notebook: str):
     old = box.input_value()
     prompt = "a drawing of a {}" if "{}" in old else "a small green triangle"
     box.click()
+
+    def focused():  # JupyterLab may take the focus back to the notebook just after the click: click again
+        if box.evaluate("el => el !== document.activeElement"):
+            box.click()
+            return False
+        page.wait_for_timeout(300)
+        return box.evaluate("el => el === document.activeElement")
+    wait_until(focused, 60, f"{notebook}: the prompt box to keep the focus after a click", every=0.2)
     box.press("Control+a")
     box.type(prompt, delay=30)
     box.press("Enter")
