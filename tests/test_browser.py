@@ -1,40 +1,36 @@
 """Every notebook, run in JupyterLab in a real browser, the way a student sees it.
 
-A JupyterLab server starts on 127.0.0.1 (a free port, a random token) over a temporary copy of notebooks/
-and assets/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
-opens each notebook, runs all cells, and checks what a student would see: no error in any cell, every
-widget drawn, plotly figures drawn. In the start-here, prompt-effects and binding notebooks it types a prompt and
-presses Enter, and the bars must change; in the training notebook it clicks Start, and the loss curve must
-gain points, then Stop, and the training must end. It saves a screenshot of each notebook's main widget to a temporary folder, or, with
-`python -m pytest tests/test_browser.py --update-screenshots`, to docs/screenshots/ (the README shows them),
-and fails when a notebook's kernel peaks above 1.5 GB (Binder gives 2 GB).
+A JupyterLab server (tests/labserver.py) starts on 127.0.0.1 (a free port, a random token) over a temporary
+copy of notebooks/, in fast mode and offline. Headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright) opens each notebook, runs all cells, and checks what a student would see: no error in any cell,
+every widget drawn, plotly figures drawn. In the start-here, prompt-effects and binding notebooks it types a
+prompt and presses Enter, and the bars must change; in the training notebook it clicks Start, and the loss
+curve must gain points, then Stop, and the training must end. It saves a screenshot of each notebook's main
+widget to a temporary folder, or, with `python -m pytest tests/test_browser.py --update-screenshots`, to
+docs/screenshots/ (the README shows them), and fails when a notebook's kernel peaks above 1.5 GB (Binder
+gives 2 GB).
 
 This is the one place the suite executes the notebooks: each runs once, top to bottom, in a fresh kernel,
-two at a time (each with its own kernel and Chromium), on a temporary copy, so nothing it writes
+two at a time (each in its own kernel and Chromium page), on a temporary copy, so nothing it writes
 (chapter 04's my_mini_clip.pt) lands in the checkout.
 
 Needs: Debian's chromium (apt-get install -y chromium) and the pip package playwright; Linux (/proc).
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import queue
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import Future
 
 import nbformat
 import pytest
+from labserver import Lab, peak_memory_mb
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
@@ -74,90 +70,6 @@ POINTS_JS = f"""(root) => ({PLOTS_IN})(root)
   .flatMap(gd => gd._fullData || gd.data || []).reduce((n, t) => n + ((t.y && t.y.length) || 0), 0)"""
 EVALUATIONS_JS = f"""(root) => ({PLOTS_IN})(root)
   .map(gd => (((gd.data || [])[1] || {{}}).y || []).length)[0] || 0"""  # the dashboard's seen-accuracy points
-
-
-class Lab:
-    """A JupyterLab server in a subprocess, and its REST API."""
-
-    def __init__(self, root: pathlib.Path):
-        self.root, self.token = root, secrets.token_hex(16)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        settings = root / ".lab" / "settings"
-        (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
-        # every cell stays in the page (no virtual scrolling), so every output can be read
-        (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-            json.dumps({"windowingMode": "none"}))
-        (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-        (root / ".lab" / "tmp").mkdir()
-        (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        env = {**os.environ, "CLIPVIZ_FAST": "1", "HF_HUB_OFFLINE": "1",
-               "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "ws"),
-               "JUPYTER_RUNTIME_DIR": str(root / ".lab" / "runtime"),
-               "TMPDIR": str(root / ".lab" / "tmp"),  # the notebooks' scratch folders (chapter 10's) go with the test's
-               "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // PARALLEL)),  # kernels side by side share the cores
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.log = open(root / ".lab" / "server.log", "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=None"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root)
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                self.api("status")
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    log = (root / ".lab" / "server.log").read_text(errors="replace")[-5000:]
-                    pytest.fail(f"JupyterLab did not start:\n{log}")
-                time.sleep(0.5)
-
-    def api(self, path: str, method: str = "GET"):
-        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = response.read()
-        return json.loads(body) if body else None
-
-    def kernel_id(self, notebook: str) -> str | None:
-        for session in self.api("sessions"):
-            if session["path"] == f"notebooks/{notebook}" and session.get("kernel"):
-                return session["kernel"]["id"]
-        return None
-
-    def kernel_state(self, kernel_id: str) -> str:
-        return self.api(f"kernels/{kernel_id}")["execution_state"]
-
-    def shut_down(self, notebook: str):
-        for session in self.api("sessions"):
-            if session["path"] == f"notebooks/{notebook}":
-                self.api(f"sessions/{session['id']}", method="DELETE")
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
-def peak_memory_mb(kernel_id: str) -> float:
-    """Peak resident memory (VmHWM) of the kernel process, found by its connection file kernel-<id>.json."""
-    for proc in pathlib.Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and f"kernel-{kernel_id}.json".encode() in (proc / "cmdline").read_bytes():
-                status = (proc / "status").read_text()
-                return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
-        except (OSError, AttributeError):
-            continue
-    raise AssertionError(f"no process found for kernel {kernel_id}")
 
 
 def wait_until(condition, timeout: float, what: str, every: float = 1.0):
@@ -333,7 +245,7 @@ class Runs:
 
     def _start_lab(self):
         try:
-            self.lab.set_result(Lab(self.folder))
+            self.lab.set_result(Lab(self.folder, kernel_threads=max(1, (os.cpu_count() or 2) // PARALLEL)))
         except BaseException as err:  # pytest.fail raises a BaseException
             self.lab.set_exception(err)
 
