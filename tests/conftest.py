@@ -12,6 +12,7 @@ os.environ.setdefault("CLIPVIZ_FAST", "1")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BROWSER_TESTS = ROOT / "tests" / "test_browser.py"
+NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))  # one browser test each
 # clipviz and torch are imported by the fixtures, not here: the notebooks start before they are loaded
 
 
@@ -29,7 +30,6 @@ def _notebooks_named(config) -> list[str]:
     if config.option.collectonly or config.option.keyword or config.option.markexpr or config.option.deselect \
             or config.getoption("lf", False) or config.getoption("stepwise", False) or config.getoption("ignore"):
         return []  # the selection is known only after collection
-    notebooks = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
     named = set()
     for arg in config.args:
         where, _, inside = str(arg).partition("::")
@@ -37,10 +37,15 @@ def _notebooks_named(config) -> list[str]:
                      if p.exists()), None)
         if path == BROWSER_TESTS:
             one = re.search(r"\[(.+)\]$", inside)
-            named.update([one.group(1)] if one else notebooks)
+            named.update([one.group(1)] if one else NOTEBOOKS)
         elif path is not None and path.is_dir() and BROWSER_TESTS.is_relative_to(path):
-            named.update(notebooks)
-    return [notebook for notebook in notebooks if notebook in named]
+            named.update(NOTEBOOKS)
+    return [notebook for notebook in NOTEBOOKS if notebook in named]
+
+
+def _runs():
+    """tests/test_browser.py's Runs, once started; else None."""
+    return getattr(sys.modules.get("test_browser"), "RUNS", None)
 
 
 def _one_thread():
@@ -73,7 +78,7 @@ def pytest_collection_finish(session):
     """Start the notebooks the collection selected, if pytest_configure could not; cancel those it deselected."""
     notebooks = [item.callspec.params["notebook"] for item in _browser_items(session.items)
                  if item.callspec.params.get("notebook")]
-    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    runs = _runs()
     if runs is not None:
         runs.keep(notebooks)
     elif notebooks and not session.config.option.collectonly:
@@ -83,7 +88,7 @@ def pytest_collection_finish(session):
 
 def pytest_runtest_setup(item):
     """Once every notebook has run, the tests still running take all the cores again."""
-    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    runs = _runs()
     if _ONE_THREAD and runs is not None and all(future.done() for future in runs.futures.values()):
         import torch
         torch.set_num_threads(_ONE_THREAD["threads"])
@@ -95,7 +100,7 @@ def pytest_runtest_setup(item):
 
 
 def pytest_sessionfinish(session):
-    runs = getattr(sys.modules.get("test_browser"), "RUNS", None)
+    runs = _runs()
     if runs is not None:
         runs.close()
 

@@ -30,10 +30,9 @@ from concurrent.futures import Future
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS, ROOT
 from labserver import Lab, peak_memory_mb
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
