@@ -27,19 +27,28 @@ from .data import POSITIONS, TEMPLATES, Attributes, ShapesWorld
 FULL_SHARE = 0.25  # share of training captions that name all four attributes
 MENTION_P = Attributes(shape=0.9, colour=0.9, size=0.4, position=0.4)  # chance a partial caption names each
 NOUNS = ("shape", "thing", "object", "figure")  # stand-ins when the caption does not name the shape
-FRAMES = ("{}", "{}", "a photo of {}", "an image of {}", "there is {}", "this is {}", "{} here", "picture of {}")
+FRAMES = ("{}", "{}", "an image of {}", "there is {}", "this is {}", "{} here", "picture of {}")  # any style
+# Domain words: like alt-text under web pictures, a caption sometimes names how its picture was made, and it
+# names it truly. These words are what lets "a sketch of a {}" beat "a photo of a {}" on sketches in
+# chapter 06, as "a satellite photo of a {}" helps CLIP on EuroSAT (CLIP paper, section 3.1.4).
+STYLE_FRAMES = {"photo": ("a photo of {}",), "sketch": ("a sketch of {}", "a drawing of {}")}
+STYLE_SHARE = 0.25  # share of captions that say the picture's style
 
 
 def _article(words: str) -> str:
     return ("an " if words[0] in "aeiou" else "a ") + words
 
 
-def alt_text(a: Attributes, rng: np.random.Generator) -> tuple[str, Attributes]:
-    """A random alt-text-like caption of `a` and what it says (None for each attribute it leaves out).
+def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> tuple[str, Attributes]:
+    """A random alt-text-like caption of `a`, drawn in `style`, and what it says (None for each attribute it leaves out).
 
     A quarter name all four attributes; the others name each with its MENTION_P, always
     the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
+    A STYLE_SHARE of them also say the style truly: "a photo of ..." under a photo, "a sketch of ..." or
+    "a drawing of ..." under a sketch.
     """
+    if style not in STYLE_FRAMES:
+        raise ValueError(f"alt_text writes captions for {tuple(STYLE_FRAMES)} pictures, not {style!r}")
     # 1) which attributes the caption names
     if rng.random() < FULL_SHARE:
         said = Attributes(*a)
@@ -48,7 +57,8 @@ def alt_text(a: Attributes, rng: np.random.Generator) -> tuple[str, Attributes]:
         while not keep[:2].any():  # like alt-text, it names the thing or its colour, not only where or how big
             keep = rng.random(4) < np.array(MENTION_P)
         said = Attributes(*(value if k else None for value, k in zip(a, keep)))
-    if None not in said and rng.random() < 0.5:  # full: half of them in one of the full templates
+    says_style = rng.random() < STYLE_SHARE
+    if None not in said and not says_style and rng.random() < 0.5:  # full: half in one of the full templates
         return ShapesWorld.caption(a, int(rng.integers(len(TEMPLATES)))), said
     # 2) a noun phrase for shape, colour and size, in one of a few word orders
     shape, colour, size = said.shape, said.colour, said.size
@@ -62,7 +72,8 @@ def alt_text(a: Attributes, rng: np.random.Generator) -> tuple[str, Attributes]:
     else:  # "a small red star", "a star", "a red shape"
         phrase = _article(f"{adjectives} {head}" if adjectives else head)
     # 3) a frame around it, and the position at the end or at the front
-    phrase = FRAMES[rng.integers(len(FRAMES))].format(phrase)
+    frames = STYLE_FRAMES[style] if says_style else FRAMES
+    phrase = frames[rng.integers(len(frames))].format(phrase)
     if said.position:
         where = POSITIONS[said.position][2]
         phrase = f"{where}, {phrase}" if rng.random() < 0.3 else f"{phrase} {where}"

@@ -29,15 +29,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from .palette import WORLD, rgb
+
 SHAPES = ("circle", "square", "triangle", "star", "cross")
-COLOURS = {  # name -> RGB in [0, 1]
-    "red": (0.86, 0.16, 0.16),
-    "green": (0.16, 0.66, 0.24),
-    "blue": (0.16, 0.32, 0.88),
-    "yellow": (0.93, 0.80, 0.12),
-    "purple": (0.56, 0.24, 0.76),
-    "orange": (0.97, 0.52, 0.08),
-}
+COLOURS = {name: rgb(hex_colour) for name, hex_colour in WORLD.items()}  # name -> RGB in [0, 1], Okabe-Ito (palette.py)
 SIZES = {"small": 0.19, "large": 0.33}  # name -> radius as a fraction of the image side
 POSITIONS = {  # name -> (centre x, centre y, words used in captions)
     "left": (0.28, 0.50, "on the left"),
@@ -48,6 +43,11 @@ POSITIONS = {  # name -> (centre x, centre y, words used in captions)
 VOCABULARY = (SHAPES, tuple(COLOURS), tuple(SIZES), tuple(POSITIONS))  # the words of each attribute, in order
 STYLES = ("photo", "sketch", "mixed")  # "mixed": some photos, some sketches (see `sketch_share`)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
+# Never shown in training: one composition per colour, covering every shape. The shape that comes twice
+# (circle) gets two colours no colour-vision deficiency confuses (red and blue), so a colour-blind student
+# can still tell the two held-out circles apart (tests/test_palette.py).
+HELD_OUT = (("circle", "red"), ("square", "green"), ("triangle", "orange"), ("star", "yellow"),
+            ("cross", "purple"), ("circle", "blue"))
 SPLITS = ("train", "test", "heldout", "all")
 LABEL_KINDS = {  # label sets for zero-shot classification of shapes-world images
     "shape": SHAPES,
@@ -56,12 +56,13 @@ LABEL_KINDS = {  # label sets for zero-shot classification of shapes-world image
 }
 
 # Full-caption templates. The first one is the canonical caption used for evaluation;
-# the others are some of the ways a training caption may say all four things.
+# the others are some of the ways a training caption may say all four things. None names a style:
+# the words "photo", "sketch" and "drawing" come only with a picture of that style (captions.STYLE_FRAMES).
 TEMPLATES = (
     "a {size} {colour} {shape} {where}",
     "a {colour} {shape}, {size}, {where}",
     "there is a {size} {colour} {shape} {where}",
-    "a photo of a {size} {colour} {shape} {where}",
+    "a picture of a {size} {colour} {shape} {where}",
     "{where} there is a {colour} {shape} that is {size}",
     "an image of a {size} {shape} in {colour} {where}",
     "{size} and {colour}: a {shape} {where}",
@@ -206,15 +207,14 @@ class ShapesWorld:
     seed: every image, jitter and caption choice follows from it.
     image_size: side of the rendered images in pixels.
     held_out: (shape, colour) compositions never shown in training. The default
-        holds out 6 of the 30, one per colour, together covering every shape.
+        holds out HELD_OUT: 6 of the 30, one per colour, together covering every shape.
     """
 
     def __init__(self, seed: int = 0, image_size: int = 32,
                  held_out: tuple[tuple[str, str], ...] | None = None):
         self.seed = int(seed)
         self.image_size = int(image_size)
-        if held_out is None:  # a "diagonal": shape i with colour i, wrapping round the shapes
-            held_out = tuple((SHAPES[i % len(SHAPES)], c) for i, c in enumerate(COLOURS))
+        held_out = HELD_OUT if held_out is None else held_out
         for shape, colour in held_out:
             if shape not in SHAPES or colour not in COLOURS:
                 raise ValueError(f"held_out pair ({shape!r}, {colour!r}) is not in the world: "
@@ -272,19 +272,23 @@ class ShapesWorld:
         else:
             pool = self.combinations
         attributes = [pool[i] for i in rng.integers(0, len(pool), size=n)]
-        # 1) captions: alt-text for training, the canonical caption for evaluation
-        if split == "train":
-            from .captions import alt_text  # captions.py builds on this module's words
-            text_rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style), 1])
-            captions, mentions = map(list, zip(*(alt_text(a, text_rng) for a in attributes)))
-        else:
-            captions, mentions = [self.caption(a) for a in attributes], list(attributes)
-        # 2) images, in one style or a mix
+        # 1) how each image is drawn: one style, or a sketch_share of sketches among photos
         if style != "mixed":
-            images, styles = self.render(attributes, style, rng), [style] * n
+            styles = [style] * n
         else:
             sketch = rng.random(n) < sketch_share  # (n,) which images are sketches
             styles = ["sketch" if s else "photo" for s in sketch]
+        # 2) captions: alt-text for training (it may name the style, truly), the canonical caption for evaluation
+        if split == "train":
+            from .captions import alt_text  # captions.py builds on this module's words
+            text_rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style), 1])
+            captions, mentions = map(list, zip(*(alt_text(a, text_rng, s) for a, s in zip(attributes, styles))))
+        else:
+            captions, mentions = [self.caption(a) for a in attributes], list(attributes)
+        # 3) images, in one style or a mix
+        if style != "mixed":
+            images = self.render(attributes, style, rng)
+        else:
             images = torch.empty(n, 3, self.image_size, self.image_size)
             for name, where in (("photo", ~sketch), ("sketch", sketch)):
                 if where.any():
