@@ -20,8 +20,8 @@ def _train(args) -> int:
     from . import ShapesWorld, caption_accuracy, mini_clip, save_checkpoint, train
     from .train import recipe
 
-    changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                                     train_images=args.n).items() if v is not None}
+    changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_images=args.n,
+                                     mask_false_negatives=args.mask_false_negatives).items() if v is not None}
     config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
     world = ShapesWorld(seed=args.seed)
     if args.sketch_share:  # a mix of styles: this fraction of the training images drawn as sketches
@@ -48,7 +48,7 @@ def _train(args) -> int:
 
 def _bench(args) -> int:
     from .bench import run_benchmarks
-    run_benchmarks(quick=args.quick, device=args.device, json_path=args.json)
+    run_benchmarks(quick=args.quick, device=args.device, json_path=args.json, seeds=args.seeds)
     return 0
 
 
@@ -100,12 +100,17 @@ def main(argv=None) -> int:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--sketch-share", type=float, default=None,
                    help="train on photos and sketches: this fraction (0 to 1) drawn as sketches (default: photos only)")
+    t.add_argument("--mask-false-negatives", action=argparse.BooleanOptionalAction, default=None,
+                   help="the experiment: leave a caption out of the softmax of other pictures it is true of, using the "
+                        "world's ground truth, which web-scale CLIP does not have (default: off, CLIP's own loss)")
     t.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     t.set_defaults(func=_train)
     b = sub.add_parser("bench", help="measure speed and accuracy figures")
     b.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     b.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
     b.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    b.add_argument("--seeds", type=int, default=1,
+                   help="train the recipe at seeds 0..N-1; accuracies per seed and their min and mean over seeds")
     b.set_defaults(func=_bench)
     g = sub.add_parser("binding", help="Winoground scores of three text encoders on two-object scenes (chapter 09)")
     g.add_argument("--quick", action="store_true", help="short runs (about a minute), for a smoke test")

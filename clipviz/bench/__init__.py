@@ -4,7 +4,8 @@
 them all to JSON. Ratios compare two things measured in the same run, interleaved,
 on the same batch, taking medians, so a busy machine slows both sides alike.
 
-    training    the recipe end to end; one step against bare open_clip
+    training    the recipe end to end at each seed (min and mean over seeds), against the old recipe and on one
+                core; one step against bare open_clip
     zeroshot    short label prompts; sketches after photo-only and after mixed training
     speed       rendering, encoding, projections, an app's redraw
     pretrained  a full-size ViT-B-32 doing chapter 08's work, in a fresh process
@@ -22,12 +23,34 @@ from ..model import pick_device
 from .gpu import bench_gpu
 from .pretrained import bench_vitb32
 from .speed import bench_encode_ratio, bench_projection, bench_prompt_update, bench_render
-from .training import bench_step_ratio, bench_training
+from .training import bench_step_ratio, bench_train_time, bench_training
 from .zeroshot import bench_mixed_training, bench_zero_shot
 
+# The accuracies that must hold at every training seed (issue 18): per seed, and their min and mean over seeds.
+SEED_KEYS = ("seen_top1", "heldout_top1", "zeroshot_shape_top1", "zeroshot_colour_shape_heldout_top1",
+             "sketch_top1_mixed", "seen_top1_mixed")
 
-def run_benchmarks(quick: bool = False, device: str | None = None, json_path: str | None = None) -> dict:
-    """Measure every figure, print `name: value` lines, optionally write JSON; returns the dict."""
+
+def over_seeds(per_seed: list[dict], keys=SEED_KEYS) -> dict:
+    """{key}_seed{s}, {key}_min_over_seeds and {key}_mean_over_seeds for each key, from one dict per seed."""
+    figures = {}
+    for key in keys:
+        values = [figures_of_seed[key] for figures_of_seed in per_seed]
+        figures.update({f"{key}_seed{s}": v for s, v in enumerate(values)})
+        figures[f"{key}_min_over_seeds"] = min(values)
+        figures[f"{key}_mean_over_seeds"] = sum(values) / len(values)
+    return figures
+
+
+def run_benchmarks(quick: bool = False, device: str | None = None, json_path: str | None = None,
+                   seeds: int = 1) -> dict:
+    """Measure every figure, print `name: value` lines, optionally write JSON; returns the dict.
+
+    seeds: train the recipe at training seeds 0 .. seeds-1 (weights and batch order, one world); the
+        plain keys are seed 0's, and SEED_KEYS also come per seed with their min and mean over seeds.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds is how many training seeds to run (1 or more), got {seeds}")
     device = pick_device(device)
     world = ShapesWorld(seed=0)
     figures: dict = {"device": str(device), "quick": quick, "torch": torch.__version__,
@@ -40,10 +63,17 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
 
     emit(dict(figures))
     emit(bench_render(world, quick))
-    training, bundle = bench_training(world, device, quick)
-    emit(training)
-    emit(bench_zero_shot(bundle, world, quick))
-    emit(bench_mixed_training(world, device, quick))
+    per_seed, bundle = [], None
+    for seed in range(seeds):
+        training, trained = bench_training(world, device, quick, seed)
+        training.update(bench_zero_shot(trained, world, quick))
+        training.update(bench_mixed_training(world, device, quick, seed))
+        per_seed.append(training)
+        if seed == 0:
+            bundle = trained
+            emit(training)
+    emit(over_seeds(per_seed))
+    emit(bench_train_time(world, device, quick, per_seed[0]["train_seconds"]))
     emit(bench_step_ratio(world, device, quick))
     if device.type == "cuda":  # the GPU's own figures: speed-up over 2 CPU threads, the gpu preset, Start -> diagonal
         emit(bench_gpu(world, device, quick))

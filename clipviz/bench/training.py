@@ -1,6 +1,8 @@
-"""Training benchmarks: the default recipe end to end, and one step against bare open_clip."""
+"""Training benchmarks: the default recipe end to end (per seed, against the old recipe, on one core), one step
+against bare open_clip."""
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 
@@ -15,12 +17,20 @@ from ..zeroshot import caption_accuracy
 from .timing import median_ms, sync
 
 
-def bench_training(world: ShapesWorld, device: torch.device, quick: bool) -> tuple[dict, ClipBundle]:
-    """Train the tiny preset with the kit's recipe; accuracies on fresh test images. Returns (figures, model)."""
+# The recipe before issue 18 (CLIP's loss plus a ground-truth mask, 1,700 steps), timed beside today's for
+# train_time_ratio_vs_v1.
+V1 = TrainConfig(steps=1700, batch_size=128, lr=3e-3, warmup=50, weight_decay=0.5, train_images=24000,
+                 eval_every=600, mask_false_negatives=True)
+
+
+def bench_training(world: ShapesWorld, device: torch.device, quick: bool,
+                   seed: int = 0) -> tuple[dict, ClipBundle]:
+    """Train the tiny preset with the kit's recipe at `seed` (weights and batch order); accuracies on fresh
+    test images. Returns (figures, model)."""
     config = recipe("fast" if quick else "normal")
     data = world.dataset("train", n=config.train_images)
-    bundle = mini_clip("tiny", seed=0, device=device)
-    history = train(bundle, data, config, callbacks=[lambda event: None])
+    bundle = mini_clip("tiny", seed=seed, device=device)
+    history = train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n_eval = 300 if quick else 1000
     return {
         "train_seconds": history.seconds,
@@ -29,6 +39,29 @@ def bench_training(world: ShapesWorld, device: torch.device, quick: bool) -> tup
         "heldout_top1": caption_accuracy(bundle, world.dataset("heldout", n_eval)),
         "sketch_top1": caption_accuracy(bundle, world.dataset("all", n_eval, style="sketch")),
     }, bundle
+
+
+def bench_train_time(world: ShapesWorld, device: torch.device, quick: bool, seconds: float) -> dict:
+    """The recipe's time over V1's, V1 trained here and now; and the recipe on one thread (what Binder gives).
+
+    seconds: the recipe's own time at seed 0, from bench_training in the same run.
+    Quick mode times V1 cut to the fast recipe's length, so the ratio is only a smoke test there.
+    """
+    config = recipe("fast" if quick else "normal")
+    v1 = dataclasses.replace(V1, steps=config.steps, train_images=config.train_images) if quick else V1
+    bundle = mini_clip("tiny", seed=0, device=device)
+    v1_seconds = train(bundle, world.dataset("train", n=v1.train_images), v1, callbacks=[lambda event: None]).seconds
+    figures = {"train_seconds_v1": v1_seconds, "train_time_ratio_vs_v1": seconds / v1_seconds}
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            bundle = mini_clip("tiny", seed=0, device=device)
+            data = world.dataset("train", n=config.train_images)
+            figures["train_seconds_one_core"] = train(bundle, data, config, callbacks=[lambda event: None]).seconds
+        finally:
+            torch.set_num_threads(threads)
+    return figures
 
 
 def bench_step_ratio(world: ShapesWorld, device: torch.device, quick: bool) -> dict:

@@ -45,12 +45,12 @@ def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict
             "zeroshot_colour_shape_heldout_top1": zero_shot_top1(bundle, heldout, "colour_shape")}
 
 
-def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool) -> dict:
-    """The same recipe on a mix of photos and sketches: caption retrieval on sketches and on seen photos."""
+def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0) -> dict:
+    """The same recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches and on seen photos."""
     config = recipe("fast" if quick else "normal")
     data = world.dataset("train", n=config.train_images, style="mixed")
-    bundle = mini_clip("tiny", seed=0, device=device)
-    train(bundle, data, config, callbacks=[lambda event: None])
+    bundle = mini_clip("tiny", seed=seed, device=device)
+    train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n = 300 if quick else 1000
     return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
             "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n))}

@@ -1,0 +1,35 @@
+"""The bench's per-seed figures and its timing of the recipe against the old one (speed itself is the bench's job)."""
+import dataclasses
+
+import pytest
+import torch
+
+import clipviz as cv
+from clipviz.bench import SEED_KEYS, over_seeds, training
+
+
+def test_over_seeds_gives_each_seed_its_min_and_mean():
+    per_seed = [{k: 0.9 + 0.01 * s + 0.001 * i for i, k in enumerate(SEED_KEYS)} for s in range(3)]
+    figures = over_seeds(per_seed)
+    for i, key in enumerate(SEED_KEYS):
+        assert [figures[f"{key}_seed{s}"] for s in range(3)] == [per_seed[s][key] for s in range(3)]
+        assert figures[f"{key}_min_over_seeds"] == pytest.approx(0.9 + 0.001 * i)
+        assert figures[f"{key}_mean_over_seeds"] == pytest.approx(0.91 + 0.001 * i)
+
+
+def test_bench_refuses_no_seeds():
+    with pytest.raises(ValueError, match="seeds"):
+        cv.bench.run_benchmarks(quick=True, device="cpu", seeds=0)
+
+
+def test_train_time_is_timed_against_v1_here_and_on_one_core(world, monkeypatch):
+    short = dataclasses.replace(cv.recipe("fast"), steps=12, train_images=300, eval_every=0)
+    monkeypatch.setattr(training, "recipe", lambda name: short)
+    threads = torch.get_num_threads()
+    figures = training.bench_train_time(world, torch.device("cpu"), quick=True, seconds=1.0)
+    assert figures["train_time_ratio_vs_v1"] == pytest.approx(1.0 / figures["train_seconds_v1"])
+    assert figures["train_seconds_one_core"] > 0 and torch.get_num_threads() == threads  # threads given back
+
+
+def test_v1_is_the_old_recipe_with_the_mask():
+    assert training.V1.steps == 1700 and training.V1.batch_size == 128 and training.V1.mask_false_negatives
