@@ -20,8 +20,24 @@ import torch
 from .model import ClipBundle, _from_config, pick_device
 
 FORMAT = "clipviz-checkpoint-v1"
-ASSETS = pathlib.Path(os.fspath(resources.files("clipviz") / "assets"))  # package data: the shipped model and photos
-SHIPPED = ASSETS / "mini_clip_shapes.pt"  # the trained tiny CLIP (python -m clipviz train --out clipviz/assets/mini_clip_shapes.pt)
+
+
+def _assets() -> pathlib.Path:
+    """Where the shipped models, photos and sketches are: the one place the kit looks them up.
+
+    In a checkout they live in assets/ at the top level. Packaging maps that folder into the package as
+    `clipviz.assets` (pyproject.toml's package-dir), so an installed clipviz (wheel, `pip install .`,
+    git+URL, or `pip install -e .` through its editable finder) finds them with importlib.resources.
+    A checkout run without installing (`PYTHONPATH=.`) has no `clipviz.assets`: then assets/ beside the package.
+    """
+    try:
+        return pathlib.Path(os.fspath(resources.files("clipviz.assets")))
+    except ModuleNotFoundError:
+        return pathlib.Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets()  # package data: the shipped models, photos and sketches
+SHIPPED = ASSETS / "mini_clip_shapes.pt"  # the trained tiny CLIP (python -m clipviz train --out assets/mini_clip_shapes.pt)
 
 
 class CheckpointError(ValueError):

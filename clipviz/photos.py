@@ -2,7 +2,7 @@
 
 OpenAI's "Interacting with CLIP" notebook asks a pretrained CLIP to match eight of
 scikit-image's sample images to eight descriptions. clipviz ships the same eight
-images as package data in `clipviz/assets/photos/` (shrunk to at most 512 px), each
+images as package data in `assets/photos/` (shrunk to at most 512 px), each
 with a caption written for this kit, plus a line drawing of each, so "does CLIP still
 recognise a sketch of the same thing?" can be asked of a real model too.
 
@@ -49,7 +49,7 @@ def photo_path(name: str, style: str = "photo", folder: str | os.PathLike | None
 
 
 def load_photos(style: str = "photo") -> list[tuple[str, Image.Image, str]]:
-    """The eight bundled photos (or their sketches), read from the package data in clipviz/assets/photos/.
+    """The eight bundled photos (or their sketches), read from the package data in assets/photos/.
 
     style: "photo" for the photographs, "sketch" for the kit's line drawings of them.
     Returns a list of (name, RGB PIL image, caption) in the order of PHOTOS. A

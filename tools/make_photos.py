@@ -1,4 +1,4 @@
-"""Remake clipviz/assets/photos/ from scikit-image's sample data: `python tools/make_photos.py [--out DIR]`.
+"""Remake assets/photos/ from scikit-image's sample data: `python tools/make_photos.py [--out DIR]`.
 
 A build tool, not part of the runtime package: it needs scikit-image (installed with
 the `test` extra). It writes the eight photos of `clipviz.photos.PHOTOS`, shrunk to at
