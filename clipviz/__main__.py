@@ -1,9 +1,9 @@
 """Command line: `python -m clipviz train ...` and `python -m clipviz bench ...`.
 
-    python -m clipviz train --preset tiny --out clipviz/assets/mini_clip_shapes.pt
+    python -m clipviz train --preset tiny --out assets/mini_clip_shapes.pt
     python -m clipviz bench [--quick] [--device cpu|cuda] [--json PATH]
     python -m clipviz export --n 10000 --out DIR [--style photo|sketch|mixed] [--gpus K]
-    python -m clipviz binding [--quick] [--device cpu|cuda] [--json PATH]
+    python -m clipviz binding [--quick] [--condition clip_like|dense] [--encoders E,...] [--json PATH] [--save DIR]
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from .data import STYLES
-from .model import PRESETS
+from .model import PRESETS, available_devices, device_problem
 
 
 def _train(args) -> int:
@@ -53,13 +53,21 @@ def _bench(args) -> int:
 
 
 def _binding(args) -> int:
+    import dataclasses
     import json
     import time
 
-    from .binding_eval import RECIPES, compare, summary
+    from .binding_eval import ENCODERS, RECIPES, checkpoint_path, compare, summary
+    from .checkpoint import save_checkpoint
 
-    start = time.perf_counter()
-    results = compare(RECIPES["quick" if args.quick else "normal"], device=args.device)
+    encoders = args.encoders.split(",")
+    if not set(encoders) <= set(ENCODERS):
+        print(f"python -m clipviz binding: error: unknown encoder in --encoders {args.encoders}; "
+              f"choose from {','.join(ENCODERS)}", file=sys.stderr)
+        return 2
+    start, config = time.perf_counter(), RECIPES["quick" if args.quick else "normal"]
+    print(f"condition {args.condition}: training {', '.join(encoders)} with {config}", flush=True)
+    results = compare(config, condition=args.condition, encoders=encoders, device=args.device)
     figures = {name: {k: v for k, v in r.items() if k != "bundle"} for name, r in results.items()}
     print(summary(figures))
     print(f"total {time.perf_counter() - start:.0f} s")
@@ -67,6 +75,11 @@ def _binding(args) -> int:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
         print(f"wrote {args.json}")
+    for name, r in results.items() if args.save else ():
+        path = save_checkpoint(r["bundle"], checkpoint_path(name, args.condition, args.save),
+                               **{**dataclasses.asdict(config), "encoder": name, "condition": args.condition,
+                                  "preset": "tiny", "seed": 0, **figures[name]})
+        print(f"saved {path}")
     return 0
 
 
@@ -82,6 +95,8 @@ def _export(args) -> int:
           f"config to {export.folder} in {time.perf_counter() - start:.1f} s")
     print(f"train on them with open_clip on {args.gpus} GPU(s) (pip install 'clipviz[scale]' first):")
     print(export.command(gpus=args.gpus, batch_size=args.batch_size, precision=args.precision))
+    print(f"then, in Python: cv.load_clip({f'local-dir:{export.model_dir}'!r}, "
+          f"pretrained={str(export.checkpoint())!r})")
     return 0
 
 
@@ -116,6 +131,13 @@ def main(argv=None) -> int:
     g.add_argument("--quick", action="store_true", help="short runs (about a minute), for a smoke test")
     g.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     g.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    g.add_argument("--condition", default="clip_like", choices=("clip_like", "dense"),
+                   help="clip_like (default): a caption's swap is never in the training data, as on the web; "
+                        "dense: every swap is, so it often shares a batch (binding_eval.CONDITIONS)")
+    g.add_argument("--encoders", default="bag_of_words,plain,hard_negatives",
+                   help="comma-separated text encoders to train (default: all three)")
+    g.add_argument("--save", default=None, metavar="DIR",
+                   help="also save each model as DIR/binding_[dense_]ENCODER.pt (assets/ holds the shipped ones)")
     g.set_defaults(func=_binding)
     e = sub.add_parser("export", help="write shapes-world pairs and the model config for open_clip's trainer")
     e.add_argument("--n", type=int, default=10000, help="training pairs (default 10000)")
@@ -129,6 +151,13 @@ def main(argv=None) -> int:
     e.add_argument("--precision", default="amp", help="open_clip --precision (amp, amp_bf16, fp32, ...)")
     e.set_defaults(func=_export)
     args = parser.parse_args(argv)
+    problem = device_problem(args.device) if getattr(args, "device", None) is not None else None
+    if problem is not None:  # before any work: one sentence and exit status 2, as argparse does for a bad argument
+        here = available_devices()
+        print(f"{parser.prog} {args.command}: error: --device {args.device} is not available: {problem}; "
+              f"devices here: {', '.join(here)}; pass --device {here[0]}, or leave --device out for the best one",
+              file=sys.stderr)
+        return 2
     return args.func(args)
 
 

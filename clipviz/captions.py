@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import POSITIONS, TEMPLATES, Attributes, ShapesWorld
+from .vocabulary import POSITIONS, TEMPLATES, Attributes, full_caption
 
 # Alt-text. A training caption names all four attributes with probability FULL_SHARE;
 # otherwise each attribute with its own MENTION_P, drawn again until it names the shape or
@@ -59,7 +59,7 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> t
         said = Attributes(*(value if k else None for value, k in zip(a, keep)))
     says_style = rng.random() < STYLE_SHARE
     if None not in said and not says_style and rng.random() < 0.5:  # full: half in one of the full templates
-        return ShapesWorld.caption(a, int(rng.integers(len(TEMPLATES)))), said
+        return full_caption(a, int(rng.integers(len(TEMPLATES)))), said
     # 2) a noun phrase for shape, colour and size, in one of a few word orders
     shape, colour, size = said.shape, said.colour, said.size
     head = shape or NOUNS[rng.integers(len(NOUNS))]

@@ -10,8 +10,9 @@ Three ideas of the CLIP paper are built into the data:
   non-empty part of what the picture shows ("a red star", "something red on the
   left", "a photo of a large circle"), in varied words and orders, and is always
   true of it. The *canonical* caption names all four and is what evaluation uses;
-- some (shape, colour) compositions are *held out* of training, so "zero-shot"
-  can be tested on a red star the model never saw, only read about in pieces;
+- some (shape, colour) compositions are *held out* of training, so compositional
+  generalisation can be tested on a red circle the model never saw, only read about
+  in pieces;
 - the same scene can be drawn as a `photo` (filled, shaded, noisy background) or as
   a `sketch` (outline on paper), and training can mix the two, so robustness to a
   change of style, and where it comes from, can be asked.
@@ -23,24 +24,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .palette import WORLD, rgb
+from .captions import alt_text
+# The world's words live in vocabulary.py, below this module and captions.py; re-exported here, where they were.
+from .vocabulary import (COLOURS, POSITIONS, SHAPES, SIZES, TEMPLATES, VOCABULARY,  # noqa: F401
+                         Attributes, full_caption)
 
-SHAPES = ("circle", "square", "triangle", "star", "cross")
-COLOURS = {name: rgb(hex_colour) for name, hex_colour in WORLD.items()}  # name -> RGB in [0, 1], Okabe-Ito (palette.py)
-SIZES = {"small": 0.19, "large": 0.33}  # name -> radius as a fraction of the image side
-POSITIONS = {  # name -> (centre x, centre y, words used in captions)
-    "left": (0.28, 0.50, "on the left"),
-    "right": (0.72, 0.50, "on the right"),
-    "top": (0.50, 0.28, "at the top"),
-    "bottom": (0.50, 0.72, "at the bottom"),
-}
-VOCABULARY = (SHAPES, tuple(COLOURS), tuple(SIZES), tuple(POSITIONS))  # the words of each attribute, in order
 STYLES = ("photo", "sketch", "mixed")  # "mixed": some photos, some sketches (see `sketch_share`)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
@@ -54,31 +48,6 @@ LABEL_KINDS = {  # label sets for zero-shot classification of shapes-world image
     "colour": tuple(COLOURS),
     "colour shape": tuple(f"{c} {s}" for s in SHAPES for c in COLOURS),
 }
-
-# Full-caption templates. The first one is the canonical caption used for evaluation;
-# the others are some of the ways a training caption may say all four things. None names a style:
-# the words "photo", "sketch" and "drawing" come only with a picture of that style (captions.STYLE_FRAMES).
-TEMPLATES = (
-    "a {size} {colour} {shape} {where}",
-    "a {colour} {shape}, {size}, {where}",
-    "there is a {size} {colour} {shape} {where}",
-    "a picture of a {size} {colour} {shape} {where}",
-    "{where} there is a {colour} {shape} that is {size}",
-    "an image of a {size} {shape} in {colour} {where}",
-    "{size} and {colour}: a {shape} {where}",
-)
-
-
-class Attributes(NamedTuple):
-    """What one image shows, or (with None for what it leaves out) what one caption says."""
-    shape: str | None
-    colour: str | None
-    size: str | None
-    position: str | None
-
-    def fits(self, other: "Attributes") -> bool:
-        """True if every attribute named here (not None) is the same in `other`: this caption is true of it."""
-        return all(mine is None or mine == theirs for mine, theirs in zip(self, other))
 
 
 @dataclass
@@ -232,9 +201,8 @@ class ShapesWorld:
 
     @staticmethod
     def caption(a: Attributes, template: int | str = 0) -> str:
-        """The caption of `a`; `template` is an index into TEMPLATES or a format string."""
-        fmt = TEMPLATES[template] if isinstance(template, int) else template
-        return fmt.format(shape=a.shape, colour=a.colour, size=a.size, where=POSITIONS[a.position][2])
+        """The caption of `a`; `template` is an index into TEMPLATES or a format string (vocabulary.full_caption)."""
+        return full_caption(a, template)
 
     def all_captions(self) -> list[str]:
         """The canonical caption of every combination, in `self.combinations` order."""
@@ -280,7 +248,6 @@ class ShapesWorld:
             styles = ["sketch" if s else "photo" for s in sketch]
         # 2) captions: alt-text for training (it may name the style, truly), the canonical caption for evaluation
         if split == "train":
-            from .captions import alt_text  # captions.py builds on this module's words
             text_rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style), 1])
             captions, mentions = map(list, zip(*(alt_text(a, text_rng, s) for a, s in zip(attributes, styles))))
         else:

@@ -12,7 +12,7 @@ or SLURM, on many. `export_for_open_clip` writes a folder it reads as is:
 and `open_clip_command` writes the torchrun line that trains on it with the kit's recipe
 (learning rate, warmup, weight decay, AdamW betas, no random crop, as many samples as `cv.train`);
 `train_with_open_clip` runs the same trainer as one process, for a notebook or a test.
-The checkpoint it saves comes back into the chapters with
+The checkpoint it saves (`OpenClipExport.checkpoint()` says where) comes back into the chapters with
 `cv.load_clip("local-dir:DIR/model", pretrained="DIR/logs/<run>/checkpoints/epoch_K.pt")`.
 The same CSVs are read back into the notebooks by `clipviz.folder.folder_dataset("DIR/train.csv")`.
 """
@@ -52,6 +52,14 @@ class OpenClipExport:
     def command(self, gpus: int = 1, **options) -> str:
         """The torchrun line for this export; see `open_clip_command` for the options."""
         return open_clip_command(self, gpus, **options)
+
+    def checkpoint(self, epochs: int | None = None, name: str = "clipviz") -> Path:
+        """Where the command's run saves its last checkpoint: DIR/logs/<name>/checkpoints/epoch_<epochs>.pt.
+
+        epochs, name: the run's --epochs (None: the command's default, `recipe_epochs`) and --name.
+        open_clip writes under ./logs/ of the folder it runs from, and the command runs from DIR.
+        """
+        return self.folder / "logs" / name / "checkpoints" / f"epoch_{epochs or recipe_epochs(self.n_train)}.pt"
 
 
 def open_clip_config(preset: str = "tiny") -> dict:
@@ -109,21 +117,30 @@ def export_for_open_clip(out: str | os.PathLike, n: int = 10000, *, n_val: int |
     return OpenClipExport(folder, train_csv, val_csv, folder / "model", n, n_val)
 
 
+def recipe_epochs(n_train: int) -> int:
+    """Epochs over n_train pairs that see as many samples as the kit's recipe (steps * batch_size), rounded up."""
+    kit = recipe("normal")
+    return math.ceil(kit.steps * kit.batch_size / n_train)
+
+
 def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, precision: str = "amp",
                    epochs: int | None = None, workers: int = 4, name: str = "clipviz") -> list[str]:
     """open_clip_train.main's arguments for `export`, run from export.folder, with the kit's recipe.
 
     batch_size: pairs per GPU per step (None: the kit's recipe batch, 128).
     precision: open_clip's --precision ("amp" on a GPU, "fp32" on a CPU, "amp_bf16", ...).
-    epochs: None sees as many samples as the kit's recipe (steps * batch_size), rounded up to whole epochs.
+    epochs: None sees as many samples as the kit's recipe (`recipe_epochs`).
     workers: data-loading processes per GPU.
     name: the run's folder under DIR/logs; checkpoints land in DIR/logs/<name>/checkpoints/epoch_K.pt.
+    The logs folder is open_clip's default, ./logs/ under the folder the trainer runs from (DIR). Naming it
+    with --logs would stop torchrun (torch >= 2.3) at once: it reads `--logs` as an ambiguous short form of
+    its own --logs-specs.
     One part of the recipe does not carry over: open_clip's ClipLoss has no false-negative mask, so the
     trainer uses CLIP's own loss, as cv.train does with TrainConfig(mask_false_negatives=False).
     """
     kit = recipe("normal")
     batch_size = batch_size or kit.batch_size
-    epochs = epochs or math.ceil(kit.steps * kit.batch_size / export.n_train)
+    epochs = epochs or recipe_epochs(export.n_train)
     return ["--model", "local-dir:model",  # DIR/model/open_clip_config.json: the preset and its preprocessing
             "--train-data", "train.csv", "--val-data", "val.csv", "--dataset-type", "csv",
             "--csv-img-key", "filepath", "--csv-caption-key", "title", "--csv-separator", ",",
@@ -131,7 +148,7 @@ def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, pre
             "--lr", f"{kit.lr:g}", "--warmup", str(kit.warmup), "--wd", f"{kit.weight_decay:g}",
             "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",  # the kit's AdamW, as cv.train uses
             "--aug-cfg", "scale=(1.0,1.0)",  # no random crop, as cv.train: a crop moves the shape a caption places
-            "--workers", str(workers), "--logs", "logs", "--name", name]
+            "--workers", str(workers), "--name", name]  # no --logs (torchrun rejects it): open_clip's ./logs/
 
 
 def open_clip_command(export: OpenClipExport, gpus: int = 1, **options) -> str:
@@ -168,7 +185,8 @@ def train_with_open_clip(export: OpenClipExport, *, epochs: int = 1, batch_size:
                           f"or pip install 'open_clip_torch[training]' ({err})") from None
     device = str(pick_device(device))
     precision = "amp" if device.startswith("cuda") else "fp32"
-    run = Path(export.folder) / "logs" / name
+    checkpoint = export.checkpoint(epochs, name)  # DIR/logs/<name>/checkpoints/epoch_<epochs>.pt
+    run = checkpoint.parents[1]
     if run.exists():  # open_clip refuses to overwrite a run; start this one afresh
         shutil.rmtree(run)
     args = [sys.executable, "-m", "open_clip_train.main", "--device", device,
@@ -177,4 +195,4 @@ def train_with_open_clip(export: OpenClipExport, *, epochs: int = 1, batch_size:
     done = subprocess.run(args, cwd=export.folder, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"open_clip_train failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return run / "checkpoints" / f"epoch_{epochs}.pt"
+    return checkpoint

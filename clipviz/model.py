@@ -132,15 +132,57 @@ class ClipBundle:
                 f"params={params / 1e6:.2f}M, device={str(self.device)!r})")
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to run on: `device` if given, else CUDA, then Apple's MPS, then the CPU."""
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+def available_devices() -> list[str]:
+    """The kinds of device this machine can compute on, best first: "cuda" or "mps" if present, then "cpu"."""
+    found = ["cuda"] if torch.cuda.is_available() else []
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        found.append("mps")
+    return found + ["cpu"]
+
+
+def device_problem(device: str | torch.device) -> str | None:
+    """Why `device` cannot be used on this machine, in a few words; None when it can.
+
+    Checked before any work, so a missing GPU is one clear sentence, not a driver's traceback later.
+    """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):  # "gpu", "cuda0", ...
+        return "torch knows no device of that name (device names look like cpu, cuda, cuda:1, mps)"
+    if device.type == "cpu":
+        return None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            return "this machine has no CUDA GPU that torch can use (torch.cuda.is_available() is False)"
+        if device.index is not None and device.index >= count:
+            return f"this machine has {count} CUDA GPU{'s' if count > 1 else ''}, cuda:0 to cuda:{count - 1}"
+        return None
+    if device.type == "mps":
+        if "mps" in available_devices():
+            return None
+        return ("Apple's MPS needs a Mac with Apple silicon and a torch built for it "
+                "(torch.backends.mps.is_available() is False)")
+    accelerator = getattr(torch, device.type, None)  # torch.xpu and the like
+    if accelerator is not None and getattr(accelerator, "is_available", lambda: False)():
+        return None
+    return f"this machine has no {device.type} device"
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run on: `device` if given, else CUDA, then Apple's MPS, then the CPU.
+
+    Raises ValueError naming `device` when this machine lacks it (cuda without a GPU, mps off a Mac)
+    or when it is no device name at all ("gpu").
+    """
+    if device is None:
+        return torch.device(available_devices()[0])
+    problem = device_problem(device)
+    if problem is not None:
+        here = available_devices()
+        raise ValueError(f"device={str(device)!r} is not available: {problem}; devices here: {', '.join(here)}; "
+                         f"pass device={here[0]!r}, or device=None for the best one available")
+    return torch.device(device)
 
 
 @contextmanager
@@ -169,11 +211,12 @@ def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
         name = f"clipviz-{preset}"
     else:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}, or pass a MiniClipConfig")
+    device = pick_device(device)  # before building: a missing device is a ValueError, not a driver's traceback
     with torch.random.fork_rng(devices=[]), _quiet_open_clip():
         torch.manual_seed(seed)
         model, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=None, image_mean=SHAPES_MEAN, image_std=SHAPES_STD, image_interpolation="bilinear")
-    model.to(pick_device(device)).eval()
+    model.to(device).eval()
     return ClipBundle(model, preprocess, open_clip.get_tokenizer(name), name, None,
                       open_clip.get_model_config(name))
 

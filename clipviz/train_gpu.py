@@ -23,7 +23,7 @@ from .data import ImageTextPairs
 from .encode import _as_pixel_batch
 from .model import ClipBundle
 from .recipe import TrainConfig
-from .train import History, TrainingDiverged, _batch_loss
+from .train_common import History, TrainingDiverged, _batch_loss
 
 READBACK_EVERY = 25  # read the loss back every this many steps (each read waits for the GPU), see Readback
 COMPILE_MIN_STEPS = 5000  # on CUDA, compile the step for runs this long (compiling costs tens of seconds), see FastLoss

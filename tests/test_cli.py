@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -69,3 +70,65 @@ def test_bench_training_follows_the_recipe(world, monkeypatch):
     chance = 1 / len(world.combinations)
     assert figures["seen_top1"] > 10 * chance  # it learned, even in 60 steps (tests/test_train.py: how far it gets)
     assert all(0 <= figures[k] <= 1 for k in ("seen_top1", "heldout_top1", "sketch_top1"))
+
+
+def _absent_cuda() -> str:
+    """A CUDA device this machine lacks: cuda on a CPU-only machine, one past the last GPU on a GPU machine."""
+    return f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+
+
+def test_a_missing_device_is_one_sentence_and_exit_status_2():
+    """python -m clipviz bench --device cuda on a CPU-only machine: no driver traceback, and no benchmark started."""
+    device = _absent_cuda()
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "clipviz", "bench", "--device", device, "--quick"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    seconds = time.perf_counter() - start
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"--device {device} is not available" in lines[0] and "devices here: " in lines[0]
+    assert "cpu" in lines[0] and "leave --device out" in lines[0]
+    assert result.stdout == ""  # the benchmarks print a line per figure: none ran
+    assert seconds < 60  # the import of clipviz, and nothing more (bench --quick takes minutes)
+
+
+@pytest.mark.parametrize("command", [["train", "--out", "{tmp}/m.pt"], ["bench", "--quick"], ["binding", "--quick"]])
+@pytest.mark.parametrize("device", ["gpu", "mps", "cuda"])
+def test_every_device_option_answers_a_missing_device_before_working(command, device, tmp_path, capsys, monkeypatch):
+    from clipviz.__main__ import main
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine, wherever this runs
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert main([part.format(tmp=tmp_path) for part in command] + ["--device", device]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"python -m clipviz {command[0]}: error: --device {device} is not available" in err
+    assert "devices here: cpu; pass --device cpu" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_the_python_api_raises_valueerror_naming_the_device(monkeypatch, tmp_path):
+    from clipviz.export import export_for_open_clip, train_with_open_clip
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert cv.pick_device(None) == torch.device("cpu") and cv.pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device='cuda' is not available: this machine has no CUDA GPU.*"
+                                         r"devices here: cpu; pass device='cpu'"):
+        cv.pick_device("cuda")
+    with pytest.raises(ValueError, match=r"device='mps' is not available: Apple's MPS"):
+        cv.pick_device(torch.device("mps"))
+    with pytest.raises(ValueError, match=r"device='gpu' is not available: torch knows no device of that name"):
+        cv.mini_clip("tiny", device="gpu")
+    with pytest.raises(ValueError, match="device='cuda:1'"):
+        cv.load_checkpoint(cv.SHIPPED, device="cuda:1")
+    with pytest.raises(ValueError, match="device='cuda'"):
+        cv.load_clip("ViT-B-32", pretrained=None, device="cuda")
+    with pytest.raises(ValueError, match="device='mps'"):
+        cv.mini_clip("tiny", device="cpu").to("mps")
+    export = export_for_open_clip(tmp_path, n=4, n_val=2)
+    try:
+        with pytest.raises(ValueError, match="device='cuda'"):
+            train_with_open_clip(export, device="cuda")
+    except ImportError:  # without the scale extra the runner names the extra first (tests/test_export.py)
+        pass
