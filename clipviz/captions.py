@@ -31,7 +31,8 @@ FRAMES = ("{}", "{}", "an image of {}", "there is {}", "this is {}", "{} here", 
 # Domain words: like alt-text under web pictures, a caption sometimes names how its picture was made, and it
 # names it truly. These words are what lets "a sketch of a {}" beat "a photo of a {}" on sketches in
 # chapter 06, as "a satellite photo of a {}" helps CLIP on EuroSAT (CLIP paper, section 3.1.4).
-STYLE_FRAMES = {"photo": ("a photo of {}",), "sketch": ("a sketch of {}", "a drawing of {}")}
+STYLE_FRAMES = {"photo": ("a photo of {}",), "sketch": ("a sketch of {}", "a drawing of {}"),
+                "painting": ("a painting of {}",)}  # (no shipped model trains on paintings)
 STYLE_SHARE = 0.25  # share of captions that say the picture's style
 
 

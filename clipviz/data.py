@@ -35,7 +35,9 @@ from .captions import alt_text
 from .vocabulary import (COLOURS, POSITIONS, SHAPES, SIZES, TEMPLATES, VOCABULARY,  # noqa: F401
                          Attributes, full_caption)
 
-STYLES = ("photo", "sketch", "mixed")  # "mixed": some photos, some sketches (see `sketch_share`)
+STYLES = ("photo", "sketch", "mixed", "painting")  # "mixed": some photos, some sketches (see `sketch_share`)
+DRAWN = ("photo", "sketch", "painting")  # the styles `render` draws; no shipped model trains on "painting"
+UNSEEN_STYLE = "painting"  # the style kept for robustness to a shift never trained on (CLIP paper, Figure 13)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
 # (circle) gets two colours no colour-vision deficiency confuses (red and blue), so a colour-blind student
@@ -264,9 +266,14 @@ class ShapesWorld:
 
     def render(self, attributes: list[Attributes], style: str = "photo",
                rng: np.random.Generator | None = None) -> torch.Tensor:
-        """Draw one image per Attributes in `style` ("photo" or "sketch"); returns (N, 3, H, W) float32 in [0, 1]."""
-        if style not in ("photo", "sketch"):
-            raise ValueError(f"render draws one style at a time: choose 'photo' or 'sketch', not {style!r}")
+        """Draw one image per Attributes in `style` (one of DRAWN); returns (N, 3, H, W) float32 in [0, 1].
+
+        photo: the shape filled and shaded on a grey-ish background with noise. sketch: its outline in its colour
+        on near-white paper. painting: a pale wash of its colour inside a thick brush outline, on a warm canvas
+        with blotchy texture; neither a photo nor a sketch, and no shipped model trains on it.
+        """
+        if style not in DRAWN:
+            raise ValueError(f"render draws one style at a time: choose one of {DRAWN}, not {style!r}")
         rng = rng if rng is not None else np.random.default_rng(self.seed)
         n, side = len(attributes), self.image_size
         # 1) per-image jitter: centre offset, radius scale and rotation
@@ -274,7 +281,7 @@ class ShapesWorld:
         # 2) Pillow draws a mask at 2x resolution, then halves it (cheap anti-aliasing)
         masks = np.empty((n, side, side), np.float32)
         for i, a in enumerate(attributes):
-            masks[i] = self._mask(a, style, jitter[i])
+            masks[i] = self._mask(a, "photo" if style == "painting" else style, jitter[i])
         # 3) NumPy colours the whole batch: background, shading, noise
         colour = np.array([COLOURS[a.colour] for a in attributes], np.float32)[:, :, None, None]  # (N,3,1,1)
         m = masks[:, None]  # (N,1,H,W)
@@ -284,8 +291,14 @@ class ShapesWorld:
             background = rng.uniform(0.6, 0.85, size=(n, 3, 1, 1)).astype(np.float32)
             images = background * (1 - m) + m * colour * shade
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
-        else:  # sketch: the shape's outline in its colour on near-white paper
+        elif style == "sketch":  # the shape's outline in its colour on near-white paper
             images = 0.96 * (1 - m) + m * colour
+        else:  # painting: a pale wash inside a thick outline, on a blotchy warm canvas
+            outline = np.stack([self._mask(a, "sketch", j) for a, j in zip(attributes, jitter)])[:, None]  # (N,1,H,W)
+            blotches = np.kron(rng.standard_normal((n, 1, side // 8, side // 8)), np.ones((1, 1, 8, 8)))  # (N,1,H,W)
+            canvas = np.array([0.93, 0.87, 0.76], np.float32)[None, :, None, None] + 0.05 * blotches.astype(np.float32)
+            images = canvas * (1 - m) + m * (0.45 * colour + 0.55 * canvas)
+            images = images * (1 - outline) + outline * 0.9 * colour
         return torch.from_numpy(np.clip(images, 0.0, 1.0))
 
     def _mask(self, a: Attributes, style: str, jitter: np.ndarray) -> np.ndarray:

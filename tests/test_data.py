@@ -80,7 +80,7 @@ def test_bad_split_style_and_size_are_explained(world):
     with pytest.raises(ValueError, match="choose one of"):
         world.dataset("validation", 10)
     with pytest.raises(ValueError, match="choose one of"):
-        world.dataset("train", 10, style="painting")
+        world.dataset("train", 10, style="watercolour")
     with pytest.raises(ValueError, match="at least 1"):
         world.dataset("train", 0)
     with pytest.raises(ValueError, match="not in the world"):
@@ -111,5 +111,25 @@ def test_sketch_share_needs_a_mix_and_a_fraction(world):
         world.dataset("train", 10, sketch_share=0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
         world.dataset("train", 10, "mixed", sketch_share=1.5)
-    with pytest.raises(ValueError, match="'photo' or 'sketch'"):
+    with pytest.raises(ValueError, match="one style at a time"):
         world.render(world.combinations[:2], "mixed")
+
+
+def test_the_unseen_style_is_neither_photo_nor_sketch(world):
+    from clipviz.data import DRAWN, UNSEEN_STYLE
+    assert UNSEEN_STYLE in DRAWN and UNSEEN_STYLE not in ("photo", "sketch")
+    attributes = world.dataset("test", 16).attributes
+    drawn = {style: world.render(attributes, style) for style in DRAWN}
+    for style in ("photo", "sketch"):  # the same scenes look clearly different in the unseen style
+        assert (drawn[UNSEEN_STYLE] - drawn[style]).abs().mean() > 0.05
+    paintings = world.dataset("heldout", 8, style=UNSEEN_STYLE)
+    assert paintings.styles == [UNSEEN_STYLE] * 8 and paintings.images.shape == (8, 3, 32, 32)
+
+
+def test_training_captions_name_only_their_own_style(world):
+    mixed = world.dataset("train", 3000, style="mixed")
+    words = {"photo": "a photo of", "sketch": "a sketch of", "drawing": "a drawing of"}
+    said = {name: [style for style, c in zip(mixed.styles, mixed.captions) if phrase in c]
+            for name, phrase in words.items()}
+    assert said["photo"] and set(said["photo"]) == {"photo"}  # "a photo of" only ever under a photo
+    assert said["sketch"] and said["drawing"] and set(said["sketch"] + said["drawing"]) == {"sketch"}

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from ..data import ShapesWorld
+from ..data import UNSEEN_STYLE, ShapesWorld
 from ..encode import _as_pixel_batch, tokenize
 from ..model import ClipBundle, mini_clip
 from ..train import TrainConfig, make_optimizer, recipe, train
@@ -38,6 +38,7 @@ def bench_training(world: ShapesWorld, device: torch.device, quick: bool,
         "seen_top1": caption_accuracy(bundle, world.dataset("test", n_eval)),
         "heldout_top1": caption_accuracy(bundle, world.dataset("heldout", n_eval)),
         "sketch_top1": caption_accuracy(bundle, world.dataset("all", n_eval, style="sketch")),
+        "unseen_style_top1_photo_only": caption_accuracy(bundle, world.dataset("all", n_eval, style=UNSEEN_STYLE)),
     }, bundle
 
 

@@ -10,7 +10,7 @@ import statistics
 
 import torch
 
-from ..data import COLOURS, SHAPES, ShapesWorld
+from ..data import COLOURS, SHAPES, UNSEEN_STYLE, ShapesWorld
 from ..encode import encode_images
 from ..model import ClipBundle, mini_clip
 from ..train import recipe, train
@@ -46,11 +46,13 @@ def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict
 
 
 def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0) -> dict:
-    """The same recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches and on seen photos."""
+    """The same recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches, on seen photos and
+    on paintings, a style neither model trained on."""
     config = recipe("fast" if quick else "normal")
     data = world.dataset("train", n=config.train_images, style="mixed")
     bundle = mini_clip("tiny", seed=seed, device=device)
     train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n = 300 if quick else 1000
     return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
-            "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n))}
+            "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n)),
+            "unseen_style_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style=UNSEEN_STYLE))}
