@@ -135,8 +135,8 @@ def open_clip_args(export: OpenClipExport, *, batch_size: int | None = None, pre
     The logs folder is open_clip's default, ./logs/ under the folder the trainer runs from (DIR). Naming it
     with --logs would stop torchrun (torch >= 2.3) at once: it reads `--logs` as an ambiguous short form of
     its own --logs-specs.
-    One part of the recipe does not carry over: open_clip's ClipLoss has no false-negative mask, so the
-    trainer uses CLIP's own loss, as cv.train does with TrainConfig(mask_false_negatives=False).
+    The loss carries over too: open_clip's ClipLoss is CLIP's own, as the kit's default recipe uses (the
+    false-negative mask, TrainConfig(mask_false_negatives=True), is an experiment only cv.train has).
     """
     kit = recipe("normal")
     batch_size = batch_size or kit.batch_size

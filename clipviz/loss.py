@@ -15,9 +15,11 @@ captions. Without them the loss is exactly CLIP's.
 
 False negatives: CLIP counts caption j as wrong for image i whenever j != i, even when it is
 true of both ("a red shape" under two red pictures). Passing `false_negatives` leaves those
-cells out of both softmaxes, so a true caption is never pushed away from a picture it fits;
-the kit's training recipe does this (TrainConfig.mask_false_negatives), because its short
-alt-text captions make about four such cells per row of a 128-pair batch.
+cells out of both softmaxes, so a true caption is never pushed away from a picture it fits.
+It needs ground truth a web-scale CLIP never has (which caption fits which other picture), so
+the kit's recipe leaves it off and trains with CLIP's own loss; TrainConfig.mask_false_negatives
+turns it on as an experiment (chapters 03 and 04), since the short alt-text captions make several
+such cells per row of a 128-pair batch.
 """
 from __future__ import annotations
 
