@@ -8,8 +8,12 @@ vision-language models behave like bags-of-words"). This module holds the world
 to see it in:
 
 - `TwoObjectWorld` draws two shapes side by side (32 x 32 pixels) and captions
-  them with or without their relation ("left of", "right of"); some (shape,
-  colour) compositions are held out of training, images and captions both.
+  them with or without their relation ("left of", "right of"), or, as alt-text
+  often does, only lists them ("a square and a circle, red and blue"); some
+  (shape, colour) compositions are held out of training, images and captions both.
+  By default it is CLIP-like: as on the web, where "a horse riding a man" is hardly
+  ever written, training draws one scene of each swap family and never its swaps
+  (`swapped_scenes=1.0` draws them all: the dense world).
 - The swaps, defined on captions: `swap_colours`, `swap_shapes`,
   `reverse_relation` change the scene a caption describes and keep its words;
   `reverse_mention` changes the words and keeps the scene, so it is no negative.
@@ -29,6 +33,7 @@ from PIL import Image, ImageDraw
 from .data import _POLYGONS, COLOURS, SHAPES, ImageTextPairs
 
 RELATIONS = ("left of", "right of")  # a relation caption says where its first-mentioned object is
+LISTED = "listed"  # a Caption "relation" that binds nothing: "a square and a circle, red and blue", as alt-text lists
 SWAP_KINDS = ("colours", "shapes", "relation")  # the swaps that make a negative (same words, other scene)
 X_CENTRES = (0.25, 0.75)  # centre of the left and of the right object, as a fraction of the image side
 RADIUS = 0.19  # object radius as a fraction of the image side (a "small" shape of the shapes world)
@@ -55,8 +60,9 @@ class Scene(NamedTuple):
 class Caption(NamedTuple):
     """A caption as data: two objects in the order they are mentioned, and their relation.
 
-    relation: "left of" (first is on the left), "right of" (first is on the right), or
-        None ("a red square and a blue circle": which side each is on is not said).
+    relation: "left of" (first is on the left), "right of" (first is on the right),
+        None ("a red square and a blue circle": which side each is on is not said), or
+        LISTED ("a square and a circle, red and blue": not even which colour goes with which shape).
     """
     first: Thing
     second: Thing
@@ -64,11 +70,16 @@ class Caption(NamedTuple):
 
     def text(self) -> str:
         """The caption in words, e.g. "a red square left of a blue circle"."""
+        if self.relation == LISTED:
+            return f"a {self.first.shape} and a {self.second.shape}, {self.first.colour} and {self.second.colour}"
         return f"{self.first.words()} {self.relation or 'and'} {self.second.words()}"
 
     def scenes(self) -> set[Scene]:
-        """Every scene this caption is true of: one if the relation is stated, else both arrangements."""
+        """Every scene this caption is true of: one if the relation is stated, else both arrangements
+        (and, for a LISTED caption, both arrangements of the colours swapped too)."""
         left_first, right_first = Scene(self.first, self.second), Scene(self.second, self.first)
+        if self.relation == LISTED:
+            return {left_first, right_first} | swap_colours(self._replace(relation=None)).scenes()
         return {"left of": {left_first}, "right of": {right_first}, None: {left_first, right_first}}[self.relation]
 
     def describes(self, scene: Scene) -> bool:
@@ -96,7 +107,7 @@ def reverse_relation(c: Caption) -> Caption:
 def reverse_mention(c: Caption) -> Caption:
     """The order of mention reversed, meaning kept: "a red square left of a blue circle" -> "a blue circle
     right of a red square". Not a negative: it describes the same scene in other words."""
-    flipped = {"left of": "right of", "right of": "left of", None: None}[c.relation]
+    flipped = {"left of": "right of", "right of": "left of", None: None, LISTED: LISTED}[c.relation]
     return Caption(c.second, c.first, flipped)
 
 
@@ -117,6 +128,16 @@ def hard_negatives(caption: Caption, allowed: set[Thing] | None = None) -> list[
                 allowed is None or {other.first, other.second} <= allowed):
             out.append(other)
     return out
+
+
+def swap_families(scenes: list[Scene]) -> list[list[Scene]]:
+    """`scenes` grouped by their two shapes and two colours: each group holds a scene and those of its
+    swaps (colours, shapes, mirrored) that are in `scenes`, in the order of `scenes`."""
+    families: dict[tuple[frozenset, frozenset], list[Scene]] = {}
+    for s in scenes:
+        families.setdefault((frozenset((s.left.shape, s.right.shape)), frozenset((s.left.colour, s.right.colour))),
+                            []).append(s)
+    return list(families.values())
 
 
 @dataclass
@@ -167,30 +188,52 @@ class TwoObjectWorld:
     image_size: side of the square images in pixels.
     held_out: (shape, colour) compositions that never appear in training, neither drawn
         nor in a caption (nor in a hard negative). Default: the shapes world's six.
-    combinations: keep only this fraction of the seen scenes for training (1.0: all of them),
+    swapped_scenes: how many of a training scene's swaps are drawn too. The scenes with the same two
+        shapes and two colours form a *swap family* (up to four: a scene, its colour swap, and both
+        mirrored); one scene of each family is always in training, each other one with this probability.
+        0.0 (default): a caption's swap is never drawn, as on the web, where a caption's swap is rarely
+        written, so plain training never meets it in a batch. 1.0: every seen scene, the dense world.
+    listed_share: the share of training captions that list the shapes and the colours apart ("a square and a
+        circle, red and blue"), as alt-text often does; they are true of the whole swap family. An experiment:
+        at 0.5 the plain model's group score falls near zero, but hard negatives no longer fix it (0.39 seen).
+    combinations: keep only this fraction of those scenes for training (1.0: all of them),
         to ask how much coverage binding needs.
     """
 
-    def __init__(self, seed: int = 0, image_size: int = 32, held_out=HELD_OUT, combinations: float = 1.0):
+    def __init__(self, seed: int = 0, image_size: int = 32, held_out=HELD_OUT, swapped_scenes: float = 0.0,
+                 listed_share: float = 0.0, combinations: float = 1.0):
         for shape, colour in held_out:
             if shape not in SHAPES or colour not in COLOURS:
                 raise ValueError(f"held_out pair ({shape!r}, {colour!r}) is not in the world: "
                                  f"shapes are {SHAPES}, colours are {tuple(COLOURS)}")
         if not 0 < combinations <= 1:
             raise ValueError(f"combinations is a fraction of the seen scenes, in (0, 1]; got {combinations}")
+        if not 0 <= swapped_scenes <= 1:
+            raise ValueError(f"swapped_scenes is a probability, in [0, 1]; got {swapped_scenes}")
         self.seed, self.image_size, self.held_out = int(seed), int(image_size), tuple(map(tuple, held_out))
+        if not 0 <= listed_share <= 1:
+            raise ValueError(f"listed_share is a share of the training captions, in [0, 1]; got {listed_share}")
+        self.swapped_scenes, self.listed_share, self.combinations = (float(swapped_scenes), float(listed_share),
+                                                                     float(combinations))
         self.things = [Thing(s, c) for s in SHAPES for c in COLOURS]  # all 30 compositions
         self.seen = {t for t in self.things if tuple(t) not in self.held_out}
         # two objects always differ in shape and in colour, so that every swap changes the scene
         self.scenes = [Scene(a, b) for a in self.things for b in self.things
                        if a.shape != b.shape and a.colour != b.colour]
-        seen_scenes = [s for s in self.scenes if {s.left, s.right} <= self.seen]
-        kept = max(1, round(combinations * len(seen_scenes)))  # of 388 seen scenes
+        seen_scenes = [s for s in self.scenes if {s.left, s.right} <= self.seen]  # 388
+        if swapped_scenes < 1:  # one scene per swap family, and each of its swaps with probability swapped_scenes
+            rng = np.random.default_rng([self.seed, 98])
+            keep = set()
+            for family in swap_families(seen_scenes):
+                first = int(rng.integers(len(family)))
+                keep |= {s for k, s in enumerate(family) if k == first or rng.random() < swapped_scenes}
+            seen_scenes = [s for s in seen_scenes if s in keep]  # 146 at swapped_scenes=0
+        kept = max(1, round(combinations * len(seen_scenes)))
         order = np.random.default_rng([self.seed, 99]).permutation(len(seen_scenes))
         self.train_scenes = [seen_scenes[i] for i in sorted(order[:kept])]
 
     def __repr__(self) -> str:
-        return (f"TwoObjectWorld(seed={self.seed}, image_size={self.image_size}, "
+        return (f"TwoObjectWorld(seed={self.seed}, image_size={self.image_size}, swapped_scenes={self.swapped_scenes}, "
                 f"train scenes={len(self.train_scenes)} of {len(self.scenes)}, held_out={self.held_out})")
 
     def describe(self, scene: Scene, relation: str | None, rng: np.random.Generator) -> Caption:
@@ -217,7 +260,8 @@ class TwoObjectWorld:
         """n image-caption pairs of one split (the shapes world's signature, so its tools work here).
 
         split: "train" (the training scenes; captions state the relation for a `relation_share`
-            of the pairs, the rest say "and", so 0 teaches binding with no word for where),
+            of the pairs, the rest say "and", so 0 teaches binding with no word for where; then
+            the world's `listed_share` of all captions become LISTED ones),
             "test" (seen scenes, canonical captions) or "heldout" (scenes with a held-out
             object, canonical captions).
         Returns BindingPairs; negatives[i] are caption i's hard negatives among seen things.
@@ -232,6 +276,10 @@ class TwoObjectWorld:
         if split == "train":
             captions = [self.describe(s, str(rng.choice(RELATIONS)) if rng.random() < relation_share else None, rng)
                         for s in scenes]
+            if self.listed_share:  # alt-text style: some captions list the shapes, then the colours in any order
+                listed, flip = rng.random(n) < self.listed_share, rng.random(n) < 0.5
+                captions = [(swap_colours(c) if f else c)._replace(relation=LISTED) if x else c
+                            for c, x, f in zip(captions, listed, flip)]
         else:
             captions = [Caption(s.left, s.right, "left of") for s in scenes]
         negatives = [[c.text() for c in hard_negatives(c, self.seen)] for c in captions]

@@ -11,16 +11,23 @@
   embedding, and every Winoground comparison is a tie.
 - `compare` trains the same image tower on the same data with three text
   encoders (bag of words, the plain mini CLIP, the mini CLIP with NegCLIP's hard
-  negatives, Yuksekgonul et al. 2023) and scores each on seen and held-out groups.
+  negatives, Yuksekgonul et al. 2023) and scores each on seen and held-out groups,
+  in one of two `CONDITIONS`: "clip_like" (the default), where as on the web a
+  caption's swap is never in the training data, so plain training never meets it in a
+  batch; and "dense", where every swap is, and the plain model learns to bind.
+- `shipped` loads the models that `python -m clipviz binding --save assets/` trained
+  (the chapter's comparison, without the minutes of training); `score` scores any models.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import open_clip
 import torch
 
 from .binding import BindingPairs, TwoObjectWorld, WinogroundGroups
+from .checkpoint import ASSETS, load_checkpoint
 from .encode import encode_images, encode_texts
 from .model import ClipBundle, MiniClipConfig, mini_clip, pick_device
 from .recipe import TrainConfig, fast_mode
@@ -88,12 +95,17 @@ def bag_of_words_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0, de
     It starts from the very weights of mini_clip(preset, seed), so its image tower is the
     plain model's, and differs only in how it reads a caption.
     """
-    plain = mini_clip(preset, seed=seed, device="cpu")
+    return as_bag_of_words(mini_clip(preset, seed=seed, device="cpu")).to(pick_device(device))
+
+
+def as_bag_of_words(plain: ClipBundle) -> ClipBundle:
+    """The same weights in a BagOfWordsCLIP: how a saved bag-of-words model is read back (its checkpoint
+    holds a plain CLIP's config and weights, since the bag of words only changes how they are used)."""
     tok = plain.tokenizer
     model = BagOfWordsCLIP(**plain.config, special_tokens=(tok.sot_token_id, tok.eot_token_id))
     model.load_state_dict(plain.model.state_dict())
     model.visual.preprocess_cfg = plain.model.visual.preprocess_cfg
-    return dataclasses.replace(plain, model=model.eval()).to(pick_device(device))
+    return dataclasses.replace(plain, model=model.to(next(plain.model.parameters()).device).eval())
 
 
 def swap_in_batch(data: BindingPairs, batch_size: int, batches: int = 200, seed: int = 0) -> float:
@@ -119,6 +131,22 @@ RECIPES = {
                          hard_negatives=64),  # fast mode and --quick: 50 CPU-seconds; binding only begins
 }
 
+# The two worlds of the chapter, as TwoObjectWorld arguments. They differ in the share of training pairs whose
+# batch also holds one of their swapped captions (swap_in_batch), and in how many scenes they train on.
+# Measured (RECIPES["normal"], seed 0, 600 groups; group score seen / held-out, `python -m clipviz binding`):
+#   clip_like: plain 0.58 / 0.45, hard negatives 0.86 / 0.79;  dense: plain 0.97 / 0.89.
+CONDITIONS = {
+    "clip_like": dict(swapped_scenes=0.0),  # one scene per swap family (146 scenes): swap share 0 %, as on the web
+    "dense": dict(swapped_scenes=1.0),  # all 388 seen scenes, every swap: swap share 14 % at batch 128
+}
+
+
+def condition_world(condition: str = "clip_like", seed: int = 0) -> TwoObjectWorld:
+    """The TwoObjectWorld of a named condition ("clip_like" or "dense", see CONDITIONS)."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown condition {condition!r}; choose one of {sorted(CONDITIONS)}")
+    return TwoObjectWorld(seed=seed, **CONDITIONS[condition])
+
 
 def train_encoder(encoder: str, world: TwoObjectWorld, config: TrainConfig, data: BindingPairs | None = None, *,
                   preset: "str | MiniClipConfig" = "tiny", seed: int = 0, device=None, callbacks=()):
@@ -142,25 +170,64 @@ def train_encoder(encoder: str, world: TwoObjectWorld, config: TrainConfig, data
     return bundle, history
 
 
-def compare(config: TrainConfig | None = None, world: TwoObjectWorld | None = None, *, groups: int = 600,
-            encoders=ENCODERS, seed: int = 0, device=None, preset: "str | MiniClipConfig" = "tiny") -> dict:
+def score(models: dict[str, ClipBundle], world: TwoObjectWorld, groups: int = 600) -> dict:
+    """Winoground scores of each model on `groups` seen and `groups` held-out groups of `world`.
+
+    Returns {name: {"seen": scores, "heldout": scores, "bundle": bundle}}, scores as in winoground().
+    """
+    tests = {split: world.groups(split, groups) for split in ("seen", "heldout")}
+    return {name: {**{split: winoground(bundle, g) for split, g in tests.items()}, "bundle": bundle}
+            for name, bundle in models.items()}
+
+
+def compare(config: TrainConfig | None = None, world: TwoObjectWorld | None = None, *, condition: str = "clip_like",
+            groups: int = 600, encoders=ENCODERS, seed: int = 0, device=None,
+            preset: "str | MiniClipConfig" = "tiny") -> dict:
     """Train each text encoder on the same data with the same image tower; score them Winoground-style.
 
     config: a TrainConfig (default RECIPES["quick"] in fast mode, else RECIPES["normal"]).
+    world: the TwoObjectWorld to train on; None: condition_world(condition, seed).
     groups: Winoground groups per split (seen and held-out compositions).
-    Returns {encoder: {"seen": scores, "heldout": scores, "train_seconds": s}}, where scores is
-    {"text_score", "image_score", "group_score"}; the trained bundles are in result[encoder]["bundle"].
+    Returns {encoder: {"seen": scores, "heldout": scores, "train_seconds": s, "swap_in_batch": share}},
+    where scores is {"text_score", "image_score", "group_score"} and share is swap_in_batch of the
+    training pairs at config.batch_size (the same for every encoder; hard negatives add their own swaps).
+    The trained bundles are in result[encoder]["bundle"].
     """
     config = config or RECIPES["quick" if fast_mode() else "normal"]
-    world = world or TwoObjectWorld(seed=seed)
+    world = world or condition_world(condition, seed)
     data = world.dataset("train", config.train_images)
-    tests = {split: world.groups(split, groups) for split in ("seen", "heldout")}
+    share = round(swap_in_batch(data, config.batch_size), 4)
     results = {}
     for encoder in encoders:
         bundle, history = train_encoder(encoder, world, config, data, preset=preset, seed=seed, device=device)
-        results[encoder] = {**{split: winoground(bundle, g) for split, g in tests.items()},
-                            "train_seconds": round(history.seconds, 1), "bundle": bundle}
+        results[encoder] = {**score({encoder: bundle}, world, groups)[encoder],
+                            "train_seconds": round(history.seconds, 1), "swap_in_batch": share}
     return results
+
+
+def checkpoint_path(encoder: str, condition: str = "clip_like", folder=ASSETS) -> str:
+    """Where a shipped binding model lives: assets/binding_plain.pt, assets/binding_dense_plain.pt, ..."""
+    if encoder not in ENCODERS or condition not in CONDITIONS:
+        raise ValueError(f"no binding model {encoder!r} in condition {condition!r}; encoders are {ENCODERS}, "
+                         f"conditions {sorted(CONDITIONS)}")
+    return os.path.join(folder, f"binding_{'' if condition == 'clip_like' else condition + '_'}{encoder}.pt")
+
+
+SHIPPED_MODELS = [("clip_like", e) for e in ENCODERS] + [("dense", "plain")]  # in assets/, 6.9 MB each
+
+
+def shipped(condition: str = "clip_like", encoders=ENCODERS, device=None) -> dict[str, ClipBundle]:
+    """The binding models shipped with clipviz, {encoder: bundle}, trained with RECIPES["normal"] at seed 0
+    by `python -m clipviz binding --save assets/` (and `--condition dense --encoders plain` for the dense one)."""
+    missing = [e for e in encoders if (condition, e) not in SHIPPED_MODELS]
+    if missing:
+        raise ValueError(f"clipviz ships no {condition!r} model for {missing}; it ships {SHIPPED_MODELS}. "
+                         f"Train one with binding_eval.train_encoder or `python -m clipviz binding`")
+    models = {}
+    for encoder in encoders:
+        bundle = load_checkpoint(checkpoint_path(encoder, condition), device)
+        models[encoder] = as_bag_of_words(bundle) if encoder == "bag_of_words" else bundle
+    return models
 
 
 def by_kind(bundle: ClipBundle, groups: WinogroundGroups) -> dict[str, float]:
@@ -170,12 +237,15 @@ def by_kind(bundle: ClipBundle, groups: WinogroundGroups) -> dict[str, float]:
 
 
 def summary(results: dict) -> str:
-    """compare()'s results as a plain-text table, one row per encoder and split."""
+    """compare()'s (or score()'s) results as a plain-text table, one row per encoder and split."""
     lines = [f"{'encoder':<16}{'split':<9}{'text':>7}{'image':>7}{'group':>7}{'train s':>9}",
              f"{'chance':<25}" + "".join(f"{CHANCE[s]:>7.3f}" for s in CHANCE)]
     for name, r in results.items():
         for split in ("seen", "heldout"):
             s = r[split]
             lines.append(f"{name:<16}{split:<9}{s['text_score']:>7.3f}{s['image_score']:>7.3f}{s['group_score']:>7.3f}"
-                         f"{r['train_seconds'] if split == 'seen' else '':>9}")
+                         f"{r.get('train_seconds', '') if split == 'seen' else '':>9}")
+    shares = {r["swap_in_batch"] for r in results.values() if "swap_in_batch" in r}
+    if shares:
+        lines.append(f"pairs whose batch holds one of their swapped captions (swap_in_batch): {shares.pop():.1%}")
     return "\n".join(lines)
