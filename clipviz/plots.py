@@ -4,6 +4,11 @@ Every function here takes plain values (tensors, arrays, lists of strings, PIL
 images) and returns a `plotly.graph_objects.Figure` without showing it. Nothing
 here computes CLIP itself; the widgets and notebooks compute, then call these to
 draw. Figures are tested by their data (`fig.data[0].z`), not by pixels.
+
+Every colour comes from clipviz/palette.py, Okabe & Ito's colour-blind-safe eight: categories take
+`palette.CATEGORICAL` in order, and a category named after a world colour ("red") takes its shade
+(`palette.WORLD`). Series also differ by marker symbol, line dash or bar pattern, so no figure
+relies on colour alone; heatmaps use perceptually uniform scales (Viridis, Blues).
 """
 from __future__ import annotations
 
@@ -14,12 +19,29 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 from PIL import Image
 from plotly.subplots import make_subplots
 
-TEMPLATE = "plotly_white"
-IMAGE_COLOUR, TEXT_COLOUR = "#1f77b4", "#ff7f0e"  # one colour per modality, in every figure
+from .palette import CATEGORICAL, OKABE_ITO, WORLD
+
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"], layout=dict(colorway=CATEGORICAL))  # no plotly cycle
+IMAGE_COLOUR, TEXT_COLOUR = CATEGORICAL[0], CATEGORICAL[1]  # one colour per modality (blue, vermillion), everywhere
+BLACK = OKABE_ITO["black"]  # outlines, reference lines and the modality gap
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")  # one per series
+PATTERNS = ("", "/", "x", ".", "\\", "+", "-", "|")  # bar hatching, when there are more series than colours
+
+
+def category_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour for each distinct name: a world colour's own shade ("red" -> WORLD["red"]), else the
+    next CATEGORICAL colour no world colour in `names` took (cycling when there are more names)."""
+    names = list(dict.fromkeys(names))
+    colours = {name: WORLD[name] for name in names if name in WORLD}
+    free = [c for c in CATEGORICAL if c not in colours.values()]
+    for k, name in enumerate(name for name in names if name not in WORLD):
+        colours[name] = free[k % len(free)]
+    return colours
 
 
 def _numpy(x) -> np.ndarray:
@@ -89,11 +111,13 @@ def probability_bars(probabilities, labels: Sequence[str], title: str = "probabi
                      highlight: int | None = None) -> go.Figure:
     """Horizontal bars, one per label; data[0].x holds the probabilities.
 
-    probabilities: (C,) tensor or array. highlight: index of a bar to colour differently.
+    probabilities: (C,) tensor or array. highlight: index of a bar to colour and outline differently.
     """
     p = _numpy(probabilities).astype(float)
-    colours = [TEXT_COLOUR if i == highlight else IMAGE_COLOUR for i in range(len(p))]
-    fig = go.Figure(go.Bar(x=p, y=list(labels), orientation="h", marker_color=colours,
+    chosen = [i == highlight for i in range(len(p))]  # the highlight differs in colour and in a thick outline
+    fig = go.Figure(go.Bar(x=p, y=list(labels), orientation="h",
+                           marker=dict(color=[TEXT_COLOUR if c else IMAGE_COLOUR for c in chosen],
+                                       line=dict(color=BLACK, width=[3 if c else 0 for c in chosen])),
                            text=[f"{v:.0%}" for v in p], textposition="auto"))
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(range=[0, 1], title="probability"),
                       yaxis=dict(autorange="reversed"), height=max(240, 34 * len(p) + 110),
@@ -106,22 +130,39 @@ def grouped_bars(values, series: Sequence[str], categories: Sequence[str], title
     """One group of bars per category, one bar per series.
 
     values: (S, C) tensor or array; values[s, c] is series s at category c.
-    Returns a Figure with one Bar trace per series (data[s].y == values[s]).
+    Returns a Figure with one Bar trace per series (data[s].y == values[s]). Each series has its own
+    colour (category_colours); past eight series the colours come round again with a hatching.
     """
     v = _numpy(values).astype(float)
-    fig = go.Figure([go.Bar(name=str(name), x=list(categories), y=v[s]) for s, name in enumerate(series)])
+    names = [str(name) for name in series]
+    colours, used = category_colours(names), []  # used: the colours of the series drawn so far
+    fig = go.Figure()
+    for s, name in enumerate(names):
+        colour = colours[name]
+        hatch = PATTERNS[used.count(colour) % len(PATTERNS)]  # a colour's first series plain, its next hatched
+        used.append(colour)
+        fig.add_trace(go.Bar(name=name, x=list(categories), y=v[s],
+                             marker=dict(color=colour, pattern_shape=hatch, line=dict(color=BLACK, width=0.5))))
     fig.update_layout(barmode="group", title=title, template=TEMPLATE, yaxis_title=value_title,
                       legend=dict(orientation="h", y=-0.25), margin=dict(l=40, r=10, t=50, b=40))
     return fig
 
 
 def training_figure() -> go.Figure:
-    """Empty live-training curves: loss, accuracies (seen, held-out) and the logit scale, in three panels."""
+    """Empty live-training curves: loss, accuracies (seen, held-out) and the logit scale, in three panels.
+
+    The seen and held-out accuracies differ in colour, dash and marker (blue solid circles, vermillion
+    dashed squares), so they read apart in greyscale and for every colour vision.
+    """
     fig = make_subplots(rows=1, cols=3, subplot_titles=("contrastive loss", "top-1 accuracy", "logit scale (1/T)"))
-    fig.add_trace(go.Scatter(name="loss", x=[], y=[], mode="lines"), row=1, col=1)
-    fig.add_trace(go.Scatter(name="seen", x=[], y=[], mode="lines+markers"), row=1, col=2)
-    fig.add_trace(go.Scatter(name="held-out", x=[], y=[], mode="lines+markers"), row=1, col=2)
-    fig.add_trace(go.Scatter(name="logit scale", x=[], y=[], mode="lines"), row=1, col=3)
+    line = lambda colour, dash: dict(color=colour, dash=dash, width=2)
+    fig.add_trace(go.Scatter(name="loss", x=[], y=[], mode="lines", line=line(BLACK, "solid")), row=1, col=1)
+    fig.add_trace(go.Scatter(name="seen", x=[], y=[], mode="lines+markers", line=line(CATEGORICAL[0], "solid"),
+                             marker=dict(symbol="circle", size=8)), row=1, col=2)  # blue, solid, circles
+    fig.add_trace(go.Scatter(name="held-out", x=[], y=[], mode="lines+markers", line=line(CATEGORICAL[1], "dash"),
+                             marker=dict(symbol="square", size=8)), row=1, col=2)  # vermillion, dashed, squares
+    fig.add_trace(go.Scatter(name="logit scale", x=[], y=[], mode="lines", line=line(CATEGORICAL[4], "dot")),
+                  row=1, col=3)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(title_text="step")
     fig.update_layout(template=TEMPLATE, height=320, margin=dict(l=40, r=10, t=40, b=40),
@@ -148,7 +189,9 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
     kinds: N strings, "image" or "text" (drawn as circles and diamonds).
     hover: N strings shown on hover (a caption, or an <img> tag for images).
     pairs: (i, j) index pairs joined by a thin line (an image and its caption).
-    groups: N group names for the colour (e.g. the shape); default: colour by kind.
+    groups: N group names for the colour (e.g. the shape); default: colour by kind. An image group and
+        its caption group share one colour (category_colours: "red" is drawn in the world's red) and
+        differ by symbol.
     centroids: also draw the centroid of each kind and the line between them (the modality gap).
     Returns a Figure with one trace per (kind, group), then the pair lines, then the centroids.
     """
@@ -156,6 +199,7 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
     three_d = xyz.shape[1] == 3
     scatter = go.Scatter3d if three_d else go.Scatter
     kinds, hover = list(kinds), list(hover)
+    colours = {"image": IMAGE_COLOUR, "text": TEXT_COLOUR} if groups is None else category_colours(groups)
     groups = list(groups) if groups is not None else kinds
     fig = go.Figure()
     for kind, symbol in (("image", "circle"), ("text", "diamond")):
@@ -165,8 +209,8 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
             name = kind if group == kind else f"{kind}: {group}"
             fig.add_trace(scatter(**coords, mode="markers", name=name, text=[hover[i] for i in idx],
                                   hovertemplate="%{text}<extra></extra>", customdata=idx,
-                                  marker=dict(symbol=symbol, size=5 if three_d else 9, opacity=0.85,
-                                              line=dict(width=0.5, color="black"))))
+                                  marker=dict(symbol=symbol, color=colours[group], size=5 if three_d else 9,
+                                              opacity=0.85, line=dict(width=0.5, color=BLACK))))
     if pairs:
         line = [[], [], []]
         for i, j in pairs:
@@ -174,14 +218,14 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
                 line[axis] += [xyz[i, axis], xyz[j, axis], None]
         coords = dict(x=line[0], y=line[1], **({"z": line[2]} if three_d else {}))
         fig.add_trace(scatter(**coords, mode="lines", name="matched pairs", hoverinfo="skip",
-                              line=dict(color="rgba(120,120,120,0.35)", width=1)))
+                              opacity=0.3, line=dict(color=BLACK, width=1)))
     if centroids:
         centres = np.stack([xyz[[i for i, k in enumerate(kinds) if k == kind]].mean(0) for kind in ("image", "text")])
         coords = dict(x=centres[:, 0], y=centres[:, 1], **({"z": centres[:, 2]} if three_d else {}))
         fig.add_trace(scatter(**coords, mode="lines+markers+text", name="modality gap",
                               text=["image centroid", "text centroid"],
                               textposition=["bottom center", "top center"],
-                              line=dict(color="black", width=4, dash="dash"),
+                              line=dict(color=BLACK, width=4, dash="dash"),
                               marker=dict(size=8 if three_d else 16, color=[IMAGE_COLOUR, TEXT_COLOUR],
                                           symbol="x")))
     fig.update_layout(title=title, template=TEMPLATE, height=560, legend=dict(itemsizing="constant"),
@@ -202,16 +246,19 @@ def confusion_heatmap(matrix, labels: Sequence[str], title: str = "confusion mat
 def vector_plot(vectors: dict, unit_circle: bool = True, title: str = "embeddings as arrows") -> go.Figure:
     """2-D vectors as arrows from the origin, one trace per name; with the unit circle for reference.
 
-    vectors: {name: (x, y)}. Returns a Figure whose trace k ends at the k-th vector.
+    vectors: {name: (x, y)}. Returns a Figure whose trace k ends at the k-th vector, in its own
+    colour and marker symbol, with its name written at the tip.
     """
     fig = go.Figure()
-    for name, (x, y) in vectors.items():
+    colours = category_colours(list(vectors))
+    for k, (name, (x, y)) in enumerate(vectors.items()):
         fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines+markers+text", name=name,
-                                 text=["", name], textposition="top center", marker=dict(size=[0, 10])))
+                                 text=["", name], textposition="top center", line=dict(color=colours[name]),
+                                 marker=dict(size=[0, 10], color=colours[name], symbol=SYMBOLS[k % len(SYMBOLS)])))
     if unit_circle:
         t = np.linspace(0, 2 * np.pi, 200)
         fig.add_trace(go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", name="unit circle", hoverinfo="skip",
-                                 line=dict(color="lightgrey", dash="dot")))
+                                 opacity=0.35, line=dict(color=BLACK, dash="dot")))
     reach = max([1.2] + [abs(v) * 1.15 for xy in vectors.values() for v in xy])
     fig.update_layout(title=title, template=TEMPLATE, height=460, width=520,
                       xaxis=dict(range=[-reach, reach], zeroline=True),
@@ -241,4 +288,29 @@ def winoground_heatmaps(similarities: dict, verdicts: dict, captions: Sequence[s
     fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=80, b=30),
                       title=dict(text=f"1: “{html.escape(captions[0])}”   2: “{html.escape(captions[1])}”",
                                  font=dict(size=12), y=0.99))
+    return fig
+
+
+def probe_curve(curve, marked: int | None = None) -> go.Figure:
+    """A probe.ProbeCurve: k-shot linear-probe accuracy against k (solid lines, circles and squares), and the
+    zero-shot classifier's accuracy as flat dashed lines of the same colours; `marked` draws a line at that k.
+
+    Returns a Figure whose data[0] / data[1] are the probe on seen / held-out compositions (x = shots).
+    """
+    fig = go.Figure()
+    for (split, name), colour, symbol in zip((("seen", "seen compositions"), ("heldout", "held-out compositions")),
+                                             CATEGORICAL[:2], ("circle", "square")):
+        fig.add_trace(go.Scatter(name=f"linear probe, {name}", x=curve.shots, y=curve.probe[split],
+                                 mode="lines+markers", marker=dict(symbol=symbol, size=9, color=colour),
+                                 line=dict(color=colour, width=2)))
+    for split, name, colour in (("seen", "seen", CATEGORICAL[0]), ("heldout", "held-out", CATEGORICAL[1])):
+        fig.add_trace(go.Scatter(name=f"zero-shot (words only), {name}", x=[curve.shots[0], curve.shots[-1]],
+                                 y=[curve.zero_shot[split]] * 2, mode="lines",
+                                 line=dict(color=colour, width=2, dash="dash")))
+    if marked is not None:
+        fig.add_vline(x=marked, line=dict(color=BLACK, width=1, dash="dot"))
+    fig.update_layout(title="labelled pictures against label words", template=TEMPLATE,
+                      xaxis=dict(title="labelled pictures per class (k)", type="log", tickvals=list(curve.shots)),
+                      yaxis=dict(title="accuracy over 30 colour+shape classes", range=[0, 1.02]),
+                      legend=dict(orientation="h", y=-0.3), margin=dict(l=50, r=10, t=50, b=40))
     return fig

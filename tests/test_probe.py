@@ -40,3 +40,15 @@ def test_shots_to_match_reads_the_curve():
 def test_probe_curve_refuses_no_shots(untrained, world):
     with pytest.raises(ValueError, match="labelled examples per class"):
         probe.probe_curve(untrained, world, shots=(0, 2))
+
+
+def test_linear_probe_explorer_reads_the_curve_and_shares_k():
+    curve = probe.ProbeCurve([1, 2, 4], {"seen": [0.2, 0.5, 0.9], "heldout": [0.1, 0.4, 0.8]},
+                             {"seen": 0.7, "heldout": 0.6})
+    app = cv.widgets.LinearProbeExplorer(curve)
+    assert "k = 1" in app.readout.value and "20%" in app.readout.value and "70%" in app.readout.value
+    app.shots.value = 4
+    assert "90%" in app.readout.value and "matches it from k = 4" in app.readout.value
+    assert app.chart.figure.layout.shapes[0].x0 == 4  # the chosen k is marked on the chart
+    again = cv.widgets.LinearProbeExplorer(curve, settings=app.settings())
+    assert again.shots.value == 4

@@ -36,6 +36,40 @@ def zero_shot_top1(bundle: ClipBundle, data, kind: str, templates=ZERO_SHOT_TEMP
     return statistics.mean(c.accuracy(image_emb, targets) for c in classifiers.values())
 
 
+# Chapter 06's wordings for the domain-word effect: training captions say "a photo of" only under photos and
+# "a sketch of" / "a drawing of" only under sketches (captions.STYLE_FRAMES), as alt-text names how a picture was made.
+STYLE_TEMPLATES = ("a {}", "{}", "an image of a {}", "a photo of a {}", "a sketch of a {}", "a drawing of a {}")
+
+
+def per_template_top1(bundle: ClipBundle, data, kind: str, templates=STYLE_TEMPLATES) -> dict[str, float]:
+    """{template: zero-shot accuracy of its one-template classifier, ..., "ensemble": of their ensemble} on data."""
+    labels, label_of = LABEL_WORDS[kind]
+    targets = [labels.index(label_of(a)) for a in data.attributes]
+    image_emb = encode_images(bundle, data.images)  # (N, D)
+    return {t: c.accuracy(image_emb, targets) for t, c in template_classifiers(bundle, labels, templates).items()}
+
+
+def prompt_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates=STYLE_TEMPLATES) -> dict:
+    """The wording's effect on shape labels, on sketches and on photos of every composition, in points.
+
+    prompt_spread_points: best minus worst single template on sketches; ensemble_gain_points: the ensemble over
+    the mean single template there; sketch_minus_photo_points_on_*: "a sketch of a {}" minus "a photo of a {}".
+    """
+    figures = {}
+    for style in ("sketch", "photo"):
+        scores = per_template_top1(bundle, world.dataset("all", n, style=style), "shape", templates)
+        single = [scores[t] for t in templates]
+        if style == "sketch":
+            figures["prompt_spread_points"] = 100 * (max(single) - min(single))
+            figures["ensemble_gain_points"] = 100 * (scores["ensemble"] - sum(single) / len(single))
+        plural = {"sketch": "sketches", "photo": "photos"}[style]
+        figures[f"sketch_minus_photo_points_on_{plural}"] = 100 * (scores["a sketch of a {}"] - scores["a photo of a {}"])
+    figures["prompt_effects_measured_on"] = (f"the photo+sketch model, shape labels, {n} pictures of every composition "
+                                             f"per style, "
+                                             f"{len(templates)} templates: {', '.join(templates)}")
+    return figures
+
+
 def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict:
     """Shape (5-way) and colour (6-way) on photos of every composition; colour + shape (30-way) on held-out ones."""
     n = 300 if quick else 1000
@@ -55,4 +89,5 @@ def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, 
     n = 300 if quick else 1000
     return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
             "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n)),
-            "unseen_style_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style=UNSEEN_STYLE))}
+            "unseen_style_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style=UNSEEN_STYLE)),
+            **prompt_effects(bundle, world, n)}
