@@ -2,6 +2,8 @@
 
 The package follows the story the notebooks tell:
     data        the shapes world, a procedural image-caption world to train on
+    vocabulary  the world's words: shapes, colours, sizes, positions, caption templates
+    palette     the colour-blind-safe (Okabe-Ito) colours of the world and of every figure
     captions    its training captions: alt-text that names only part of a picture
     folder      your own captioned photos (a folder with captions.csv) as the same pairs
     export      the shapes world and a preset, written for open_clip's own trainer
@@ -13,6 +15,7 @@ The package follows the story the notebooks tell:
     encode      images and texts -> normalised embeddings
     similarity  the similarity matrix and the modality gap
     zeroshot    classifiers made of label text and prompt templates
+    probe       a k-shot linear probe on the image embeddings, against the zero-shot classifier (cv.probe)
     projection  PCA / UMAP / t-SNE pictures of the embedding space
     checkpoint  save and load trained models (load_checkpoint / save_checkpoint)
     plots       results -> plotly figures (never computes)
@@ -60,8 +63,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    """cv.plots, cv.widgets, cv.bench: imported on first use, so `import clipviz` stays light."""
-    if name in ("plots", "widgets", "bench"):
+    """cv.plots, cv.widgets, cv.bench, cv.probe: imported on first use, so `import clipviz` stays light."""
+    if name in ("plots", "widgets", "bench", "probe"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'clipviz' has no attribute {name!r}")
