@@ -145,6 +145,8 @@ def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
     assert len(app.curves.figure.data[0].x) == 40  # the loss curve got every step
     assert len(app.curves.figure.data[1].x) >= 1  # and the accuracy curve its evaluations
     assert "after 40 steps" in app.matrix.figure.layout.title.text
+    seen, heldout = app.curves.figure.data[1].y[-1], app.curves.figure.data[2].y[-1]
+    assert f"seen {seen:.0%}, held-out {heldout:.0%}" in app.status.value  # the curves' last points, in words
     app.save_path.value = str(tmp_path / "dash.pt")
     app.save_button.click()
     assert cv.load_checkpoint(tmp_path / "dash.pt").name == "clipviz-tiny"

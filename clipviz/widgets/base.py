@@ -5,11 +5,18 @@ that raises shows its error there in plain words and the app keeps working, wher
 ipywidgets would hide it in a log. Figures are `LiveFigure`s: plotly FigureWidgets
 changed in place, or, where those cannot load, static figures redrawn in an Output.
 Multi-line text boxes update after a short pause (`Debounce`), never on every keystroke.
+
+An app names the controls that make up its state and its main figure; App then ends with the share
+bar of clipviz/widgets/share.py (copy and apply settings, save the figure). For screen readers,
+pictures are HTML <img> tags with alt text (`picture_html`; ipywidgets.Image has none) and slider
+handles get their labels' names (`slider_names`).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
+import importlib.util
 import io
 import os
 import time
@@ -20,6 +27,7 @@ import plotly.graph_objects as go
 import torch
 
 from ..encode import load_image
+from .share import Shareable
 
 
 class LiveFigure:
@@ -86,13 +94,68 @@ class Debounce:
         self._handle = loop.call_later(self.wait, self.fn, *args)
 
 
-class App(W.VBox):
-    """Base of the apps: a message line, and callbacks that report errors there instead of dying."""
+# ipywidgets 8 draws a slider's handle as a <div role="slider"> that its <label> does not name, so a screen
+# reader says only "slider, 0.5" (axe-core: aria-input-field-name). This gives each handle its label's text.
+NAME_SLIDERS_JS = """
+function nameSliders() {
+  for (const handle of document.querySelectorAll('[role="slider"]:not([aria-label])')) {
+    const label = handle.closest(".widget-slider")?.querySelector(".widget-label");
+    if (label?.textContent.trim()) handle.setAttribute("aria-label", label.textContent.trim());
+  }
+}
+export default {
+  render() {
+    nameSliders();
+    const watch = new MutationObserver(nameSliders);  // sliders drawn later, or drawn again
+    watch.observe(document.body, { childList: true, subtree: true });
+    return () => watch.disconnect();
+  },
+};
+"""
 
-    def __init__(self, children=(), **kwargs):
+
+_SLIDER_NAMES = None  # the one SliderNames widget of this kernel, made on first use
+
+
+def slider_names() -> W.Widget | None:
+    """An invisible widget that names the page's slider handles for screen readers (NAME_SLIDERS_JS).
+
+    One for the whole kernel: every app with sliders shows the same one (one model for the page to load).
+    None without anywidget, or with CLIPVIZ_STATIC_FIGURES=1 (where the front end cannot load anywidgets).
+    ipywidgets 7 sliders, jQuery UI ones, have no role="slider" handles to name.
+    """
+    global _SLIDER_NAMES
+    if os.environ.get("CLIPVIZ_STATIC_FIGURES") == "1" or importlib.util.find_spec("anywidget") is None:
+        return None
+    if _SLIDER_NAMES is None:
+        import anywidget
+
+        class SliderNames(anywidget.AnyWidget):
+            _esm = NAME_SLIDERS_JS
+        _SLIDER_NAMES = SliderNames()
+    return _SLIDER_NAMES
+
+
+def _has_slider(widget: W.Widget) -> bool:
+    return "Slider" in type(widget).__name__ or any(_has_slider(child) for child in getattr(widget, "children", ()))
+
+
+class App(Shareable, W.VBox):
+    """Base of the apps: a message line, and callbacks that report errors there instead of dying.
+
+    state: {short name: control}, the controls whose values make up the app's settings, in the order
+        they are applied (a control that resets others comes first). figure: the LiveFigure that
+        "save figure" writes. With either, the app ends with the share bar (clipviz/widgets/share.py).
+    """
+
+    def __init__(self, children=(), state: dict | None = None, figure: LiveFigure | None = None, **kwargs):
         self.message = W.HTML()
         self.message.add_class("clipviz-message")
-        super().__init__(list(children) + [self.message], **kwargs)
+        self.state, self.saved_figure = dict(state or {}), figure
+        children = list(children) + [self.message] + ([self._share_bar()] if state or figure else [])
+        if any(_has_slider(child) for child in children) and slider_names() is not None:
+            children.append(slider_names())  # invisible: names the slider handles for screen readers
+        super().__init__(children, **kwargs)
         self.add_class("clipviz-app")
         self.last_update_ms = float("nan")
 
@@ -113,7 +176,7 @@ class App(W.VBox):
 
 
 def _png(image, size: int = 160) -> bytes:
-    """PNG bytes of a PIL image or a (3, H, W) tensor, for an ipywidgets.Image."""
+    """PNG bytes of a PIL image, a (3, H, W) tensor or an image file, `size` pixels on its long side."""
     from PIL import Image
     if isinstance(image, (str, os.PathLike)):
         image = load_image(image)
@@ -126,6 +189,19 @@ def _png(image, size: int = 160) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def picture_html(image, alt: str, size: int = 160) -> str:
+    """An <img> tag with alt text for screen readers, holding a PIL image, (3, H, W) tensor or path as PNG.
+
+    For a W.HTML, since ipywidgets.Image has no alt text.
+    A picture that cannot be read shows its alt text in brackets instead.
+    """
+    try:
+        uri = "data:image/png;base64," + base64.b64encode(_png(image, size)).decode()
+    except Exception:  # an unreadable file: the app that encodes it reports the error
+        return f"<i>[{html.escape(alt)}]</i>"
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
 
 
 def _lines(text: str) -> list[str]:
@@ -150,7 +226,7 @@ class ImagePicker(W.VBox):
             raise ValueError("no images to pick from: pass a dict {name: PIL image, (3, H, W) tensor or path}")
         self.images = dict(images)
         self.dropdown = W.Dropdown(options=list(self.images), description="image")
-        self.preview = W.Image(value=self._preview(), format="png", width=160, height=160)
+        self.preview = W.HTML(self._preview())  # an <img> with the image's name as its alt text
         self.dropdown.observe(lambda change: setattr(self.preview, "value", self._preview()), "value")
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="your picture")
         self.upload_note = W.HTML(f"<small>JPEG, PNG, ... up to {self.MAX_UPLOAD_MB} MB</small>")
@@ -207,8 +283,5 @@ class ImagePicker(W.VBox):
             else:
                 self.upload.value = ()  # drop the bytes from the widget; also lets the same file be sent again
 
-    def _preview(self) -> bytes:
-        try:
-            return _png(self.image)
-        except Exception:  # an unreadable file: the app that encodes it reports the error
-            return b""
+    def _preview(self) -> str:
+        return picture_html(self.image, self.dropdown.value)

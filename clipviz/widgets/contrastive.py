@@ -23,16 +23,18 @@ class ContrastiveExplorer(App):
     shuffling the captions (the diagonal vanishes), duplicate captions and alt-text captions
     (both make false negatives: wrong-by-position cells whose caption is true of the picture,
     counted in the readout).
+    settings: settings text from another ContrastiveExplorer's "copy settings".
     """
 
     VIEWS = ("cosine similarity", "row softmax: image → caption", "column softmax: caption → image")
 
-    def __init__(self, bundle: ClipBundle, data, n: int = 8):
+    def __init__(self, bundle: ClipBundle, data, n: int = 8, settings: str | None = None):
         self.bundle, self.data = bundle, data
         self.n = W.IntSlider(value=n, min=2, max=min(32, len(data)), description="batch N")
         scale = min(bundle.model.logit_scale.exp().item(), 100.0)
         self.scale = W.FloatLogSlider(value=scale, base=10, min=0, max=2, step=0.05, description="logit scale")
-        self.view = W.ToggleButtons(options=self.VIEWS, value=self.VIEWS[0], style={"button_width": "auto"})
+        self.view = W.ToggleButtons(options=self.VIEWS, value=self.VIEWS[0], description="view",
+                                    style={"button_width": "auto"})
         self.shuffle = W.Checkbox(value=False, description="shuffle the captions")
         self.duplicates = W.Checkbox(value=False, description="duplicate captions (false negatives)")
         self.alt_text = W.Checkbox(value=False, description="alt-text captions, as in training")
@@ -44,10 +46,12 @@ class ContrastiveExplorer(App):
         refresh = self.guarded(self.refresh)
         for control in (self.n, self.scale, self.view, self.shuffle, self.duplicates, self.alt_text):
             control.observe(lambda change: refresh(), "value")
+        state = {"N": self.n, "scale": self.scale, "view": self.view, "shuffle": self.shuffle,
+                 "duplicates": self.duplicates, "alt text": self.alt_text}
         super().__init__([W.HBox([self.n, self.scale]), W.HBox([self.shuffle, self.duplicates, self.alt_text]),
-                          self.view,
-                          self.readout, self.chart.widget])
+                          self.view, self.readout, self.chart.widget], state=state, figure=self.chart)
         refresh()
+        self.apply_settings(settings)
 
     def batch(self) -> tuple[torch.Tensor, list[str], list[str]]:
         """The batch as the controls ask: images (N, 3, H, W), captions, and a label naming each image row."""

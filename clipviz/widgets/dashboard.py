@@ -39,16 +39,30 @@ def starting_choice(world) -> tuple[str, TrainConfig, str]:
     return "tiny", recipe(), ""
 
 
+def _accuracies(evals) -> str:
+    """The latest evaluation in words, for the status line: the curves' key figures, readable without the chart.
+
+    evals: (steps, seen top-1 accuracies, held-out top-1 accuracies), one entry per evaluation so far.
+    """
+    if not evals[0]:
+        return ""
+    return (f" &nbsp;|&nbsp; top-1 accuracy at step {evals[0][-1]}: seen {evals[1][-1]:.0%}, "
+            f"held-out {evals[2][-1]:.0%}")
+
+
 class TrainingDashboard(App):
     """Start/stop training of a fresh mini CLIP, with live loss, accuracy, logit scale and probe matrix.
 
     world: the ShapesWorld to train on. n: training images (default: recipe().train_images).
-    After training, `.bundle` is the trained model and `.history` its History.
+    settings: settings text from another dashboard's "copy settings" (preset, batch size, learning rate,
+        steps, the checkboxes and the sketch share); Start trains with them.
+    After training, `.bundle` is the trained model and `.history` its History. The status line
+    gives the latest loss and accuracies in words, beside the curves.
     """
 
     PROBE_EVERY_S = 1.0  # the probe matrix is redrawn at each evaluation and at least this often (seconds)
 
-    def __init__(self, world, n: int | None = None, probe_size: int = 8):
+    def __init__(self, world, n: int | None = None, probe_size: int = 8, settings: str | None = None):
         self.world = world
         preset, self.config, why = starting_choice(world)  # the kit's recipe; the controls start from it
         self.n = n or self.config.train_images
@@ -59,7 +73,8 @@ class TrainingDashboard(App):
         self.preset = W.Dropdown(options=sorted(PRESETS), value=preset, description="preset")
         self.batch_size = W.Dropdown(options=sorted({16, 32, 64, 128, 256, 512, 1024, self.config.batch_size}),
                                      value=self.config.batch_size, description="batch size")
-        self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1, description="learning rate")
+        self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1,
+                                   description="learning rate", style={"description_width": "initial"})  # not cut
         self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
         self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
         self.mask_false_negatives = W.Checkbox(value=self.config.mask_false_negatives, description="skip false negatives",
@@ -86,7 +101,12 @@ class TrainingDashboard(App):
                            W.HBox([self.learn_temperature, self.mask_false_negatives]), self.sketch_share,
                            W.HBox([self.start_button, self.stop_button]),
                            W.HBox([self.save_path, self.save_button])])
-        super().__init__([controls, self.status, self.curves.widget, self.matrix.widget])
+        state = {"preset": self.preset, "batch size": self.batch_size, "learning rate": self.lr,
+                 "steps": self.steps, "learn temperature": self.learn_temperature,
+                 "skip false negatives": self.mask_false_negatives, "sketches": self.sketch_share}
+        super().__init__([controls, self.status, self.curves.widget, self.matrix.widget], state=state,
+                         figure=self.curves)
+        self.apply_settings(settings)
 
     def _probe_figure(self, bundle, title):
         import torch
@@ -148,7 +168,8 @@ class TrainingDashboard(App):
                 sketches = f"; sketch accuracy {accuracy:.0%} (trained on {self._share:.0%} sketches)"
             ending = "stopped" if self.history.stopped == "callback" else self.history.stopped  # callback: Stop
             self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {ending} after "
-                                 f"{len(self.history.step)} steps in {self.history.seconds:.1f} s{sketches}")
+                                 f"{len(self.history.step)} steps in {self.history.seconds:.1f} s{sketches}"
+                                 f"{_accuracies(evals)}")
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
             self.save_button.disabled = self.bundle is None
@@ -166,7 +187,7 @@ class TrainingDashboard(App):
             self.matrix.replace(self._probe_figure(self.bundle, f"probe batch after {step} steps"))
         if event is not None:
             self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; step {event.step}/{event.steps}, "
-                                 f"loss {event.loss:.3f}, logit scale {event.logit_scale:.1f}")
+                                 f"loss {event.loss:.3f}, logit scale {event.logit_scale:.1f}{_accuracies(evals)}")
 
     def stop(self) -> None:
         """Ask the training thread to stop after its current step."""

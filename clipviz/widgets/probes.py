@@ -29,24 +29,28 @@ class CaptionProbe(App):
 
     bundle: a ClipBundle. images: {name: PIL image or (3, H, W) tensor in [0, 1]}.
     captions: the initial candidates, one per line in the text area.
+    settings: settings text from another CaptionProbe's "copy settings" (the image and the captions).
     The probabilities are a softmax over the captions of logit_scale * cosine, as CLIP does.
     """
 
-    def __init__(self, bundle: ClipBundle, images: dict, captions: Sequence[str]):
+    def __init__(self, bundle: ClipBundle, images: dict, captions: Sequence[str], settings: str | None = None):
         self.bundle = bundle
         self.picker = ImagePicker(images)
         self.captions = W.Textarea(value="\n".join(captions), description="captions",
                                    layout=W.Layout(width="420px", height="170px"))
         self.captions.add_class("clipviz-prompt")
         self.chart = LiveFigure(plots.probability_bars([1.0], ["..."]))
+        self.readout = W.HTML()  # the answer in words, beside the bars
         self._image_cache: dict = {}
         refresh = self.guarded(self.refresh)
         self.picker.dropdown.observe(lambda change: refresh(), "value")
         self.captions.observe(Debounce(lambda change: refresh()), "value")
         help_text = W.HTML("<i>One caption per line. The bars are CLIP's answer to "
                            "&ldquo;which caption goes with this image?&rdquo;</i>")
-        super().__init__([W.HBox([self.picker, W.VBox([self.captions, help_text])]), self.chart.widget])
+        super().__init__([W.HBox([self.picker, W.VBox([self.captions, help_text])]), self.chart.widget, self.readout],
+                         state={"image": self.picker.dropdown, "captions": self.captions}, figure=self.chart)
         refresh()
+        self.apply_settings(settings)
 
     def probabilities(self) -> tuple[list[str], torch.Tensor]:
         """The current captions and their probabilities for the chosen image."""
@@ -66,6 +70,9 @@ class CaptionProbe(App):
         fresh = plots.probability_bars(probs, captions, highlight=best,
                                        title=f"CLIP's guess: “{html.escape(captions[best])}”")
         self.chart.replace(fresh)
+        ranked = probs.argsort(descending=True).tolist()[:3]
+        self.readout.value = "<b>CLIP's answer:</b> " + ", then ".join(
+            f"“{html.escape(captions[i])}” {float(probs[i]):.0%}" for i in ranked)
 
 
 class PromptEffects(App):
@@ -78,11 +85,13 @@ class PromptEffects(App):
     test_images, test_targets: optionally a test set, (N, 3, H, W) in [0, 1] and N indices
     into `labels`; then a table scores every prompt, and the ensemble, on all N images,
     again each time a prompt changes.
+    settings: settings text from another PromptEffects' "copy settings" (image, prompts, scale, ensemble).
     """
 
     def __init__(self, bundle: ClipBundle, images: dict, labels: Sequence[str],
                  templates: Sequence[str] = ("a photo of a {}", "an image of a {}", "{}"),
-                 test_images: torch.Tensor | None = None, test_targets: Sequence[int] | None = None):
+                 test_images: torch.Tensor | None = None, test_targets: Sequence[int] | None = None,
+                 settings: str | None = None):
         if (test_images is None) != (test_targets is None):
             raise ValueError("give test_images and test_targets together (images and the label index of each), "
                              "or neither")
@@ -97,16 +106,21 @@ class PromptEffects(App):
             box.add_class("clipviz-prompt")
         self.scale = W.FloatLogSlider(value=min(bundle.model.logit_scale.exp().item(), 100.0), base=10, min=0,
                                       max=2, step=0.05, description="logit scale")
-        self.ensemble = W.Checkbox(value=True, description="show the ensemble of all prompts")
+        self.ensemble = W.Checkbox(value=True, description="show the ensemble of all prompts",
+                                   layout=W.Layout(width="auto"))  # the whole label visible, not cut short
         self.chart = LiveFigure(plots.grouped_bars([[1.0]], ["..."], ["..."]))
+        self.readout = W.HTML()  # each prompt's winning label, in words
         self._image_cache: dict = {}
         refresh = self.guarded(self.refresh)
         for control in self.boxes + [self.scale, self.ensemble, self.picker.dropdown]:
             control.observe(lambda change: refresh(), "value")
+        state = {"image": self.picker.dropdown, **{f"prompt {i + 1}": box for i, box in enumerate(self.boxes)},
+                 "scale": self.scale, "ensemble": self.ensemble}
         super().__init__([W.HBox([self.picker, W.VBox(self.boxes + [self.scale, self.ensemble])]),
                           W.HTML("<i>Edit a prompt and press Enter. {} marks where the label goes.</i>"),
-                          self.chart.widget, self.scores])
+                          self.chart.widget, self.readout, self.scores], state=state, figure=self.chart)
         refresh()
+        self.apply_settings(settings)
 
     def templates(self) -> list[str]:
         out = [box.value.strip() for box in self.boxes if box.value.strip()]
@@ -141,6 +155,9 @@ class PromptEffects(App):
         names, probs = self.probabilities()
         self.chart.replace(plots.grouped_bars(probs, names, self.labels,
                                               title="probability of each label, by prompt wording"))
+        winners = [(name, int(row.argmax()), float(row.max())) for name, row in zip(names, probs)]
+        self.readout.value = "<b>most probable label</b><br>" + "<br>".join(
+            f"{html.escape(name)}: <b>{html.escape(self.labels[k])}</b> {p:.0%}" for name, k, p in winners)
         scores = self.test_accuracy()
         if scores:
             rows = "".join(f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{acc:.1%}</td></tr>"
@@ -159,12 +176,13 @@ class ZeroShotExplorer(App):
     or held out). Every change rebuilds the classifier from words alone
     (`zero_shot_classifier`); the readout gives its accuracy beside chance, and the
     confusion matrix shows which labels it mistakes for which.
+    settings: settings text from another ZeroShotExplorer's "copy settings".
     """
 
     TEMPLATES = {"colour shape": "a {}", "shape": "a {}", "colour": "a {} shape"}  # label set -> first template
     SPLITS = {"held-out compositions": "heldout", "seen compositions": "test"}  # button -> ShapesWorld split
 
-    def __init__(self, bundle: ClipBundle, world, n: int = 300):
+    def __init__(self, bundle: ClipBundle, world, n: int = 300, settings: str | None = None):
         self.bundle, self.world, self.n = bundle, world, n
         self.kind = W.ToggleButtons(options=list(self.TEMPLATES), value="colour shape", description="labels")
         self.template = W.Text(value=self.TEMPLATES["colour shape"], description="template", continuous_update=False)
@@ -179,9 +197,11 @@ class ZeroShotExplorer(App):
         for control in (self.template, self.style, self.split):
             control.observe(lambda change: self._refresh(), "value")
         hint = W.HTML("<i>{} marks where the label goes; press Enter to apply.</i>")
+        state = {"labels": self.kind, "template": self.template, "style": self.style, "images": self.split}
         super().__init__([self.kind, W.HBox([self.template, hint]), self.style, self.split, self.readout,
-                          self.chart.widget])
+                          self.chart.widget], state=state, figure=self.chart)  # labels first: it resets the template
         self._refresh()
+        self.apply_settings(settings)
 
     def _choose_kind(self, change) -> None:
         """A new label set starts from its own template (setting the box refreshes the figure)."""
@@ -205,10 +225,14 @@ class ZeroShotExplorer(App):
 
     def refresh(self) -> None:
         labels, targets, predictions, accuracy = self.evaluate()
+        matrix = confusion_matrix(targets, predictions, len(labels))  # (C, C) counts
+        wrong = matrix * (1 - torch.eye(len(labels), dtype=matrix.dtype))  # the mistakes: off the diagonal
+        true, guessed = divmod(int(wrong.argmax()), len(labels))
+        mistake = (f"most common mistake: {html.escape(labels[true])} taken for {html.escape(labels[guessed])} "
+                   f"({int(wrong[true, guessed])} times)" if wrong.sum() else "no mistakes")
         self.readout.value = (f"<b>accuracy</b> {accuracy:.0%} on {len(targets)} {self.style.value} images of "
                               f"{self.split.value} &nbsp;|&nbsp; chance: {1 / len(labels):.0%} "
-                              f"({len(labels)} labels)")
+                              f"({len(labels)} labels) &nbsp;|&nbsp; {mistake}")
         template = html.escape(self.template.value, quote=False)  # plotly titles read a little HTML
         title = f"{self.style.value} images, {self.split.value}, “{template}”"
-        matrix = confusion_matrix(targets, predictions, len(labels))  # (C, C) counts
         self.chart.replace(plots.confusion_heatmap(matrix, labels, title=title))

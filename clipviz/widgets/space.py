@@ -12,15 +12,18 @@ from ..encode import encode_images, encode_texts
 from ..model import ClipBundle
 from ..projection import project
 from ..similarity import modality_gap, similarity_matrix
-from .base import App, LiveFigure, _png
+from .base import App, LiveFigure, picture_html
 
 
 class ToyEmbeddings(App):
-    """A house and two cars as arrows in 2-D: move them, normalise them, read their cosines."""
+    """A house and two cars as arrows in 2-D: move them, normalise them, read their cosines.
+
+    settings: settings text from another ToyEmbeddings' "copy settings" (the arrows and the checkbox).
+    """
 
     START = {"house": (2.0, 0.5), "car 1": (0.4, 1.8), "car 2": (0.7, 1.4)}
 
-    def __init__(self):
+    def __init__(self, settings: str | None = None):
         self.sliders = {}
         rows = []
         for name, (x, y) in self.START.items():
@@ -36,8 +39,11 @@ class ToyEmbeddings(App):
             sx.observe(lambda change: refresh(), "value")
             sy.observe(lambda change: refresh(), "value")
         self.normalise.observe(lambda change: refresh(), "value")
-        super().__init__(rows + [self.normalise, W.HBox([self.chart.widget, self.table])])
+        state = {slider.description: slider for pair in self.sliders.values() for slider in pair}  # "house x": ...
+        super().__init__(rows + [self.normalise, W.HBox([self.chart.widget, self.table])],
+                         state={**state, "normalise": self.normalise}, figure=self.chart)
         refresh()
+        self.apply_settings(settings)
 
     def vectors(self) -> dict:
         """{name: (x, y)}, normalised to length 1 when the checkbox is ticked."""
@@ -73,9 +79,12 @@ class EmbeddingMap(App):
     """Image and text embeddings in one scatter, with matched pairs joined and the modality gap drawn.
 
     bundle: a ClipBundle. data: a shapes-world ImageTextPairs (its images and captions are embedded).
+    settings: settings text from another EmbeddingMap's "copy settings" (method, dims, colouring, pairs).
+    Coloured by an attribute, an image group and its caption group share a colour (a world colour is
+    drawn in its own shade) and differ by symbol: circles are images, diamonds captions.
     """
 
-    def __init__(self, bundle: ClipBundle, data, title: str = "embedding map"):
+    def __init__(self, bundle: ClipBundle, data, title: str = "embedding map", settings: str | None = None):
         self.bundle, self.data, self.title = bundle, data, title
         self.method = W.ToggleButtons(options=["pca", "umap", "tsne"], value="pca", description="method")
         self.dims = W.ToggleButtons(options=[2, 3], value=2, description="dims")
@@ -83,7 +92,7 @@ class EmbeddingMap(App):
                                  description="colour by")
         self.pairs = W.Checkbox(value=True, description="join each image to its caption")
         self.gap = W.HTML()
-        self.preview = W.Image(format="png", width=96, height=96, layout=W.Layout(display="none"))
+        self.preview = W.HTML()  # the image of the point last hovered or clicked, its caption as alt text
         self.preview_caption = W.HTML("<small>hover over or click a point to see its image</small>")
         self.image_emb = encode_images(bundle, data.images)  # (N, D)
         self.text_emb = encode_texts(bundle, data.captions)  # (N, D)
@@ -91,9 +100,12 @@ class EmbeddingMap(App):
         refresh = self.guarded(self.refresh)
         for control in (self.method, self.dims, self.colour, self.pairs):
             control.observe(lambda change: refresh(), "value")
+        state = {"method": self.method, "dims": self.dims, "colour": self.colour, "pairs": self.pairs}
         super().__init__([W.HBox([self.method, self.dims]), W.HBox([self.colour, self.pairs]), self.gap,
-                          W.HBox([self.chart.widget, W.VBox([self.preview, self.preview_caption])])])
+                          W.HBox([self.chart.widget, W.VBox([self.preview, self.preview_caption])])],
+                         state=state, figure=self.chart)
         refresh()
+        self.apply_settings(settings)
 
     def refresh(self) -> None:
         n = len(self.data)
@@ -121,6 +133,5 @@ class EmbeddingMap(App):
             return
         index = trace.customdata[points.point_inds[0]]
         item = index % len(self.data)
-        self.preview.value = _png(self.data.images[item], 96)
-        self.preview.layout.display = None
+        self.preview.value = picture_html(self.data.images[item], self.data.captions[item], 96)
         self.preview_caption.value = f"<small>{html.escape(self.data.captions[item])}</small>"
