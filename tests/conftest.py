@@ -13,6 +13,10 @@ os.environ.setdefault("CLIPVIZ_FAST", "1")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BROWSER_TESTS = ROOT / "tests" / "test_browser.py"
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))  # one browser test each
+APPS = [name for name in ("01_start_here.ipynb", "04_train_mini_clip.ipynb", "06_prompt_effects.ipynb")
+        if name in NOTEBOOKS]  # also opened as Voilà apps (test_app_in_voila)
+VOILA = "voila:"  # a browser run's name is the notebook's for JupyterLab, "voila:<notebook>" for its app
+BROWSER_RUNS = NOTEBOOKS + [VOILA + name for name in APPS]
 # clipviz and torch are imported by the fixtures, not here: the notebooks start before they are loaded
 
 
@@ -21,12 +25,24 @@ def pytest_addoption(parser):
                      help="the browser test writes docs/screenshots/*.png (by default: a temporary folder)")
 
 
+def voila_hook():
+    """voila.py's prelaunch hook, read as Voilà reads that file: hook(None, notebook, cwd) is the notebook as its app
+    shows it."""
+    from traitlets.config import PyFileConfigLoader
+    return PyFileConfigLoader("voila.py", path=str(ROOT)).load_config().VoilaConfiguration.prelaunch_hook
+
+
 def _browser_items(items):
     return [item for item in items if item.path == BROWSER_TESTS]
 
 
+def _run(test: str, notebook: str) -> str:
+    """The browser run that test `test` (its name without the brackets) collects for `notebook`."""
+    return VOILA + notebook if test == "test_app_in_voila" else notebook
+
+
 def _notebooks_named(config) -> list[str]:
-    """The notebooks whose browser tests the command line asks for by path, when it filters nothing."""
+    """The browser runs whose tests the command line asks for by path, when it filters nothing."""
     if config.option.collectonly or config.option.keyword or config.option.markexpr or config.option.deselect \
             or config.getoption("lf", False) or config.getoption("stepwise", False) or config.getoption("ignore"):
         return []  # the selection is known only after collection
@@ -36,11 +52,14 @@ def _notebooks_named(config) -> list[str]:
         path = next((p.resolve() for p in (config.invocation_params.dir / where, config.rootpath / where)
                      if p.exists()), None)
         if path == BROWSER_TESTS:
-            one = re.search(r"\[(.+)\]$", inside)
-            named.update([one.group(1)] if one else NOTEBOOKS)
+            test, one = inside.partition("[")[0], re.search(r"\[(.+)\]$", inside)
+            if one:
+                named.add(_run(test, one.group(1)))
+            else:  # one test for every notebook it has, or the whole file
+                named.update([_run(test, name) for name in NOTEBOOKS] if test else BROWSER_RUNS)
         elif path is not None and path.is_dir() and BROWSER_TESTS.is_relative_to(path):
-            named.update(NOTEBOOKS)
-    return [notebook for notebook in NOTEBOOKS if notebook in named]
+            named.update(BROWSER_RUNS)
+    return [run for run in BROWSER_RUNS if run in named]
 
 
 def _runs():
@@ -60,8 +79,8 @@ _ONE_THREAD = {}  # what _one_thread changed, to put back once the notebooks are
 
 
 def pytest_configure(config):
-    """Start the notebooks' runs in JupyterLab at once when the command line names them (tests/test_browser.py,
-    Runs): they go on beside the collection and the other tests."""
+    """Start the notebooks' runs in JupyterLab (and their apps' in Voilà) at once when the command line names them
+    (tests/test_browser.py, Runs): they go on beside the collection and the other tests."""
     notebooks = _notebooks_named(config)
     if notebooks:
         importlib.import_module("test_browser").start(config, notebooks)
@@ -75,14 +94,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    """Start the notebooks the collection selected, if pytest_configure could not; cancel those it deselected."""
-    notebooks = [item.callspec.params["notebook"] for item in _browser_items(session.items)
-                 if item.callspec.params.get("notebook")]
+    """Start the browser runs the collection selected, if pytest_configure could not; cancel those it deselected."""
+    wanted = [_run(item.originalname, item.callspec.params["notebook"]) for item in _browser_items(session.items)
+              if item.callspec.params.get("notebook")]
     runs = _runs()
     if runs is not None:
-        runs.keep(notebooks)
-    elif notebooks and not session.config.option.collectonly:
-        sys.modules["test_browser"].start(session.config, notebooks)
+        runs.keep(wanted)
+    elif wanted and not session.config.option.collectonly:
+        sys.modules["test_browser"].start(session.config, wanted)
         _one_thread()
 
 

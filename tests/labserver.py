@@ -43,10 +43,14 @@ class Lab:
                "OMP_NUM_THREADS": str(kernel_threads),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.log = open(root / ".lab" / "server.log", "wb")
+        # -E -P: the server reads neither PYTHONPATH nor its own folder (its kernels still get PYTHONPATH), where the
+        # checkout's and the copy's voila.py (Voilà's settings, read from the folder the server starts in) would
+        # stand in for the voila package; `-m jupyterlab`, as `-m jupyter lab` starts jupyter-lab without the flags
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            [sys.executable, "-E", "-P", "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=None"],
+             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=None",
+             "--VoilaConfiguration.show_tracebacks=True"],  # an app's failing cell shows its traceback, not a notice
             stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root)
         deadline = time.monotonic() + 180
         while True:

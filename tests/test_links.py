@@ -64,6 +64,10 @@ def test_sync_writes_badges_setup_and_table_and_keeps_the_authors_code(checkout)
     readme = (checkout / "README.md").read_text()
     assert "[Start here](notebooks/01_start_here.ipynb)" in readme
     assert "https://mybinder.org/v2/gh/clipviz/clipviz/HEAD?urlpath=lab/tree/notebooks/01_start_here.ipynb" in readme
+    # the chapter as a Voilà app: locally in JupyterLab (started in the repository root), and on Binder
+    assert "[local](http://localhost:8888/voila/render/notebooks/01_start_here.ipynb)" in readme
+    assert "[Binder](https://mybinder.org/v2/gh/clipviz/clipviz/HEAD?urlpath=voila/render/notebooks/01_start_here.ipynb)" \
+        in readme
     nbformat.validate(nb)
     assert all(cell.get("outputs", []) == [] for cell in nb.cells)
     assert sync_links.sync(checkout, write=False) == ([], [])  # a second run changes nothing
@@ -143,8 +147,8 @@ def requirements(path):
 def test_binder_and_requirements_name_the_same_packages_with_overlapping_ranges():
     runtime = requirements(ROOT / "requirements.txt")
     binder = requirements(ROOT / "binder" / "requirements.txt")
-    assert sorted(set(binder) - {"jupyterlab", "torchvision"}) == sorted(runtime), \
-        "binder/requirements.txt must list requirements.txt's packages (plus jupyterlab and a pinned torchvision)"
+    assert sorted(set(binder) - {"jupyterlab", "voila", "torchvision"}) == sorted(runtime), \
+        "binder/requirements.txt must list requirements.txt's packages (plus jupyterlab, voila and a pinned torchvision)"
     for name, req in runtime.items():
         ours, theirs = req.specifier, binder[name].specifier
         # a version both accept: the higher of the two lower bounds (or a far-future one when neither has one)
@@ -165,6 +169,12 @@ def test_binder_pins_cpu_torch_and_its_torchvision_exactly():
         pins[name] = Version(spec.version)
     # torchvision 0.N is built for torch 2.(N-15): 0.29 for 2.14, as PyTorch's release table pairs them
     assert (pins["torchvision"].major, pins["torchvision"].minor) == (0, pins["torch"].minor + 15), pins
+
+
+def test_binder_serves_the_chapters_as_voila_apps():
+    """The README's Binder "present" links (urlpath=voila/render/...) need Voilà there, with the kit's voila.py."""
+    assert "voila" in requirements(ROOT / "binder" / "requirements.txt")
+    assert "cp voila.py ~/.jupyter/voila.py" in (ROOT / "binder" / "postBuild").read_text()
 
 
 def test_binder_installs_clipviz_as_a_student_would():

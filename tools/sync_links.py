@@ -4,7 +4,8 @@ The address lives in pyproject.toml ([project.urls] Repository). From it this sc
   1) the Colab and Binder badges on the first line of each notebook's first (markdown) cell,
   2) the setup block at the top of each notebook's first code cell: on Colab it installs clipviz from
      the repository and turns on Colab's widget manager; everywhere else it does nothing,
-  3) the table of notebooks in README.md, between <!-- notebooks:start --> and <!-- notebooks:end -->.
+  3) the table of notebooks in README.md, between <!-- notebooks:start --> and <!-- notebooks:end -->, with each
+     chapter's "present" links: the chapter as a Voilà app (no code), locally and on Binder.
 
     python tools/sync_links.py           # rewrite what disagrees
     python tools/sync_links.py --check   # list what disagrees, exit 1 if anything does (tests/test_links.py)
@@ -25,6 +26,7 @@ SETUP_END = "# --- end of setup ---"
 TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+LOCAL_SERVER = "http://localhost:8888"  # `jupyter lab` started in the repository root (Voilà is its extension)
 
 
 def repository(root: pathlib.Path) -> str:
@@ -39,6 +41,18 @@ def links(repo: str, notebook: str) -> tuple[str, str]:
     owner_name = repo.removeprefix("https://github.com/")
     return (f"https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook}",
             f"https://mybinder.org/v2/gh/{owner_name}/HEAD?urlpath=lab/tree/notebooks/{notebook}")
+
+
+def present_links(repo: str, notebook: str) -> tuple[str, str]:
+    """(local URL, Binder URL) that open notebooks/<notebook> as a Voilà app: its outputs and widgets, no code.
+
+    The same path under /voila/render/ that Binder's badge opens under /lab/tree/. The local one is JupyterLab's
+    (`jupyter lab` started in the repository root, where Voilà reads voila.py; `voila` started there serves the
+    same path on its own port, 8866).
+    """
+    owner_name = repo.removeprefix("https://github.com/")
+    return (f"{LOCAL_SERVER}/voila/render/notebooks/{notebook}",
+            f"https://mybinder.org/v2/gh/{owner_name}/HEAD?urlpath=voila/render/notebooks/{notebook}")
 
 
 def badges(repo: str, notebook: str) -> str:
@@ -107,11 +121,12 @@ def sync_notebook(nb, repo: str, name: str) -> list[str]:
 
 def readme_table(repo: str, notebooks: list[tuple[str, str]]) -> str:
     """The README table: a row per (file name, title)."""
-    rows = ["| Notebook | Colab | Binder |", "| --- | --- | --- |"]
+    rows = ["| Notebook | Colab | Binder | Present (Voilà app, no code) |", "| --- | --- | --- | --- |"]
     for name, heading in notebooks:
         colab, binder = links(repo, name)
+        local, binder_app = present_links(repo, name)
         rows.append(f"| [{heading or name}](notebooks/{name}) | [![Open In Colab]({COLAB_BADGE})]({colab}) "
-                    f"| [![Binder]({BINDER_BADGE})]({binder}) |")
+                    f"| [![Binder]({BINDER_BADGE})]({binder}) | [local]({local}) · [Binder]({binder_app}) |")
     return "\n".join(rows)
 
 
