@@ -141,6 +141,7 @@ def test_the_recipe_has_one_home(monkeypatch):
     monkeypatch.setenv("CLIPVIZ_FAST", "0")
     assert not cv.fast_mode() and cv.recipe() == cv.recipe("normal") == cv.TrainConfig()
     assert cv.recipe("fast").steps < cv.recipe("normal").steps
+    assert not any(cv.recipe(name).mask_false_negatives for name in ("fast", "normal", "gpu"))  # CLIP's own loss
     with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'gpu', 'normal'\]"):
         cv.recipe("slow")
 
@@ -149,7 +150,8 @@ def test_batches_mark_the_captions_true_of_other_pictures(world):
     from clipviz.train import _Batches
     from clipviz.train_gpu import DeviceData
     bundle, data = cv.mini_clip("tiny", seed=0, device="cpu"), world.dataset("train", 400)
-    batches = _Batches(bundle, data, cv.TrainConfig(batch_size=64), DeviceData(bundle, data, False), seed=3)
+    masked = cv.TrainConfig(batch_size=64, mask_false_negatives=True)  # the experiment; the default is CLIP's loss
+    batches = _Batches(bundle, data, masked, DeviceData(bundle, data, False), seed=3)
     images, texts, fits = batches.next()
     idx = torch.randint(len(data), (64,), generator=torch.Generator().manual_seed(3))  # the batch it drew
     assert torch.equal(fits, data.subset(idx).caption_fits())  # [i, j]: caption j is true of image i
@@ -159,7 +161,8 @@ def test_batches_mark_the_captions_true_of_other_pictures(world):
     assert plain.next()[2] is None  # CLIP's own loss: nothing left out
     # pairs without attributes (your own folder): only identical captions count as true of both pictures
     own = cv.ImageTextPairs(data.images[:4], ["a cat", "a dog", "a cat", "a bird"], [None] * 4, "captions", "photo")
-    _, _, fits = _Batches(bundle, own, cv.TrainConfig(batch_size=4), DeviceData(bundle, own, False), seed=0).next()
+    own_config = cv.TrainConfig(batch_size=4, mask_false_negatives=True)
+    _, _, fits = _Batches(bundle, own, own_config, DeviceData(bundle, own, False), seed=0).next()
     drawn = torch.randint(4, (4,), generator=torch.Generator().manual_seed(0))
     words = [own.captions[i] for i in drawn]
     assert fits.tolist() == [[a == b for b in words] for a in words]
