@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import html
 import importlib.util
 import io
@@ -60,6 +61,11 @@ class LiveFigure:
         else:
             with self.figure.batch_update():
                 change(self.figure)
+            # plotly sends a FigureWidget's whole state only when it is displayed on its own; inside an app's box
+            # later changes go as one-off messages, which Voilà (connecting after every cell has run) never sees.
+            # Keeping the widget's own copy current makes a late-connecting page draw the figure as it is now.
+            self.figure._widget_data = copy.deepcopy(self.figure._data)
+            self.figure._widget_layout = copy.deepcopy(self.figure._layout_obj._props)
 
     def replace(self, figure: go.Figure) -> None:
         """Swap in a whole new figure (new traces, new layout)."""
