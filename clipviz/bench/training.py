@@ -50,15 +50,16 @@ def bench_train_time(world: ShapesWorld, device: torch.device, quick: bool, seco
     """
     config = recipe("fast" if quick else "normal")
     v1 = dataclasses.replace(V1, steps=config.steps, train_images=config.train_images) if quick else V1
+    data = world.dataset("train", n=config.train_images)  # V1 trains on as many images: rendered once for both
+    assert v1.train_images == config.train_images, "V1 and the recipe must train on the same images"
     bundle = mini_clip("tiny", seed=0, device=device)
-    v1_seconds = train(bundle, world.dataset("train", n=v1.train_images), v1, callbacks=[lambda event: None]).seconds
+    v1_seconds = train(bundle, data, v1, callbacks=[lambda event: None]).seconds
     figures = {"train_seconds_v1": v1_seconds, "train_time_ratio_vs_v1": seconds / v1_seconds}
     if device.type == "cpu":
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             bundle = mini_clip("tiny", seed=0, device=device)
-            data = world.dataset("train", n=config.train_images)
             figures["train_seconds_one_core"] = train(bundle, data, config, callbacks=[lambda event: None]).seconds
         finally:
             torch.set_num_threads(threads)
