@@ -35,6 +35,7 @@ from .export import export_for_open_clip
 from .folder import FolderDataError, folder_dataset
 from .loss import ContrastiveLoss, contrastive_loss
 from .photos import load_photos
+from .pictures import Pictures
 from .model import PRESETS, ClipBundle, MiniClipConfig, available_models, mini_clip, pick_device
 from .pretrained import PretrainedUnavailable, choose_precision, load_clip, pretrained_cached
 from .projection import project
@@ -45,7 +46,7 @@ from .zeroshot import (ZeroShotClassifier, caption_accuracy, prompt_embeddings, 
 
 __all__ = [
     # data
-    "ShapesWorld", "ImageTextPairs", "Attributes", "folder_dataset", "FolderDataError", "export_for_open_clip",
+    "ShapesWorld", "ImageTextPairs", "Attributes", "Pictures", "folder_dataset", "FolderDataError", "export_for_open_clip",
     # models
     "mini_clip", "load_clip", "available_models", "pick_device", "ClipBundle", "MiniClipConfig", "PRESETS",
     "PretrainedUnavailable", "choose_precision", "pretrained_cached",

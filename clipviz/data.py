@@ -31,6 +31,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .captions import alt_text
+from .pictures import Pictures
 # The world's words live in vocabulary.py, below this module and captions.py; re-exported here, where they were.
 from .vocabulary import (COLOURS, POSITIONS, SHAPES, SIZES, TEMPLATES, VOCABULARY,  # noqa: F401
                          Attributes, full_caption)
@@ -117,6 +118,17 @@ class ImageTextPairs:
         """Image i as a PIL image (for thumbnails and widgets)."""
         array = (self.images[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         return Image.fromarray(array)
+
+    def show(self, *indices: int, size: int = 96) -> "Pictures":
+        """Pictures `indices` (default: the first) in a row, each with its caption as alt text and printed under it.
+
+        Leave it at the end of a cell, or display() it: `heldout.show(0, 1)`. size: pixels on each side.
+        """
+        indices = indices or (0,)
+        for i in indices:
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"picture {i} does not exist: this set has {len(self)} pairs, 0 to {len(self) - 1}")
+        return Pictures([self.images[i] for i in indices], [self.captions[i] for i in indices], size)
 
 
 def attribute_codes(items: Sequence[Attributes]) -> torch.Tensor:

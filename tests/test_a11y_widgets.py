@@ -106,3 +106,31 @@ def test_binding_explorer_prints_each_models_verdicts(untrained, world, two_obje
     app = build("BindingExplorer", untrained, world, two_objects)
     assert text(app.readout).startswith("plain: text score ")
     assert "group score" in text(app.readout)
+
+
+def test_a_notebooks_pictures_carry_their_captions(world):
+    import clipviz as cv
+    pairs = world.dataset("heldout", 3, style="sketch")
+    page = pairs.show(0, 2)._repr_html_()
+    alts = [html.unescape(a) for a in re.findall(r'<img [^>]*alt="([^"]*)"', page)]
+    assert alts == [pairs.captions[0], pairs.captions[2]]  # read aloud, in order
+    shown = [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", page)]
+    assert shown == alts  # and printed under each picture for everyone
+    assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', page)
+    with pytest.raises(IndexError, match="has 3 pairs"):
+        pairs.show(3)
+    with pytest.raises(ValueError, match="alt text"):
+        cv.Pictures([pairs.images[0]], [])
+
+
+def test_no_chapter_shows_a_picture_without_alt_text():
+    """A PIL image left for JupyterLab's own renderer has no alt text: chapters show pictures with .show()."""
+    import json
+    from pathlib import Path
+    bare = re.compile(r"(display\([^)]*to_pil\(|^\s*\S+\.to_pil\([^)]*\)(\.resize\([^)]*\))?\s*$)", re.M)
+    found = []
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code" and bare.search("".join(cell["source"])):
+                found.append(f"{path.name} cell {i}")
+    assert not found, f"pictures shown without alt text (use pairs.show(i) or cv.Pictures): {found}"

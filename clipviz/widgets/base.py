@@ -14,11 +14,9 @@ handles get their labels' names (`slider_names`).
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import html
 import importlib.util
-import io
 import os
 import time
 from typing import Callable
@@ -27,7 +25,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import torch
 
-from ..encode import load_image
+from ..pictures import picture_html  # noqa: F401 -- apps import picture_html from here
 from .share import Shareable
 
 
@@ -179,35 +177,6 @@ class App(Shareable, W.VBox):
             self.last_update_ms = 1000 * (time.perf_counter() - start)
             return result
         return run
-
-
-def _png(image, size: int = 160) -> bytes:
-    """PNG bytes of a PIL image, a (3, H, W) tensor or an image file, `size` pixels on its long side."""
-    from PIL import Image
-    if isinstance(image, (str, os.PathLike)):
-        image = load_image(image)
-    if isinstance(image, torch.Tensor):
-        image = Image.fromarray((image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
-    image = image.convert("RGB")
-    scale = size / max(image.size)
-    image = image.resize((max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))),
-                         Image.NEAREST if scale > 2 else Image.BICUBIC)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def picture_html(image, alt: str, size: int = 160) -> str:
-    """An <img> tag with alt text for screen readers, holding a PIL image, (3, H, W) tensor or path as PNG.
-
-    For a W.HTML, since ipywidgets.Image has no alt text.
-    A picture that cannot be read shows its alt text in brackets instead.
-    """
-    try:
-        uri = "data:image/png;base64," + base64.b64encode(_png(image, size)).decode()
-    except Exception:  # an unreadable file: the app that encodes it reports the error
-        return f"<i>[{html.escape(alt)}]</i>"
-    return f'<img src="{uri}" alt="{html.escape(alt)}">'
 
 
 def _lines(text: str) -> list[str]:
