@@ -32,6 +32,16 @@ class TrainConfig:
     #   captions naming all four attributes half the time: held-out +0.055 but zero-shot shape 0.87;
     #   batch 64 or 96 for the same time: worse; a third vision layer at 850 steps: held-out 0.63.
     # Not yet reached without the mask: held-out >= 0.93 at every seed, in half the steps (issue 18 stays open).
+    # `python -m clipviz bench --seeds 3` alone on a 2-core Intel Xeon (AVX512-BF16, AMX), 2026-12-04, world seed 0,
+    # training seeds 0 / 1 / 2: seen 0.981 / 0.972 / 0.977, held-out 0.894 / 0.799 / 0.774, zero-shot shape
+    # 0.963 / 0.938 / 0.939, zero-shot held-out colour+shape 0.902 / 0.789 / 0.787; mixed model sketches
+    # 0.924 / 0.883 / 0.886, seen 0.981 / 0.958 / 0.977. Seed 0 is the lucky one.
+    # Speed levers, one training step of 128 pairs (median of 3 x 35 steps; same machine, alone), 2 threads / 1:
+    #   today's step 22.2 / 37.0 ms; SparseAdam on the token table (nn.Embedding(sparse=True)) 21.5 ms (-3 %);
+    #   SDPA's math kernel instead of flash for 16-17 tokens 22.1 ms (0 %); both 21.4 ms; exact GELU instead of
+    #   QuickGELU 21.6 / 31.9 ms (-7 % / -14 %: torch's fused gelu beats x * sigmoid(1.702 x), three kernels and
+    #   their backward). None is near the 2x issue 18 asks; the step is bound by the towers' own matmuls and
+    #   elementwise ops, so halving the time means halving the steps, which costs ~0.07 held-out.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 

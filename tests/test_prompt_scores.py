@@ -1,4 +1,5 @@
 """Chapter 06's live scoring: PromptEffects with a test set scores every prompt on all its images."""
+import ipywidgets as W
 import pytest
 
 import clipviz as cv
@@ -43,3 +44,15 @@ def test_at_least_two_bench_templates_use_words_no_training_caption_has(world):
     vocabulary = {w for c in world.dataset("train", 3000).captions for w in re.findall(r"[a-z-]+", c)}
     unseen = [t for t in ZERO_SHOT_TEMPLATES if set(re.findall(r"[a-z-]+", t)) - vocabulary]
     assert len(unseen) >= 2, unseen
+
+
+def test_a_big_clip_with_random_weights_says_so_on_the_app(untrained, world):
+    """Chapter 08 offline runs ViT-B-32 with random weights: the app itself says so, not only the cell above it."""
+    import dataclasses
+    pictures = {"one": world.dataset("test", 1).images[0]}
+    random_big = dataclasses.replace(untrained, name="ViT-B-32", pretrained=None)  # what load_clip(pretrained=None) gives
+    said = [w.value for w in widgets.PromptEffects(random_big, pictures, ["circle", "star"]).children
+            if isinstance(w, W.HTML)]
+    assert any("ViT-B-32 with random weights" in text for text in said)
+    mini = widgets.PromptEffects(untrained, pictures, ["circle", "star"])  # a mini CLIP: untrained on purpose
+    assert not any("random weights" in getattr(w, "value", "") for w in mini.children if isinstance(w, W.HTML))
