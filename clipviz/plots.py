@@ -90,15 +90,15 @@ def similarity_heatmap(similarity, image_labels: Sequence[str] | None = None,
                           line=dict(color="white", width=2))
     show_ticks = max(n, m) <= 40
     fig.update_xaxes(tickvals=list(range(m)), ticktext=[_short(t) for t in xlabels], tickangle=45,
-                     showticklabels=show_ticks, side="bottom")
+                     showticklabels=show_ticks, side="bottom", automargin=True)  # the margin grows to fit the captions
     fig.update_yaxes(tickvals=list(range(n)), ticktext=[_short(t) for t in ylabels], autorange="reversed",
-                     showticklabels=show_ticks and thumbnails is None)
+                     showticklabels=show_ticks and thumbnails is None, automargin=True)
     if thumbnails is not None:
         for i, thumb in enumerate(thumbnails):
             fig.add_layout_image(source=image_uri(thumb), xref="x", yref="y", x=-0.55, y=i, sizex=0.9, sizey=0.9,
                                  xanchor="right", yanchor="middle", layer="above")
         fig.update_xaxes(range=[-1.5, m - 0.5])
-    fig.update_layout(title=title, template=TEMPLATE, height=max(400, 28 * n + 260),  # room for the tilted captions
+    fig.update_layout(title=title, template=TEMPLATE, height=max(460, 28 * n + 340),  # room for the tilted captions
                       xaxis_title="texts", yaxis_title="images", margin=dict(l=40, r=20, t=50, b=40))
     return fig
 

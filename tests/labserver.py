@@ -1,5 +1,6 @@
 """A JupyterLab server for the browser tests (tests/test_browser.py): a subprocess over a folder, in fast mode
-and offline, with a random token on a free port of 127.0.0.1, and its REST API (sessions, kernels)."""
+and offline, with a random token on a free port of 127.0.0.1, and its REST API (sessions, kernels).
+tools/screenshots.py starts it in full mode (fast=False) for the README's screenshots."""
 from __future__ import annotations
 
 import json
@@ -19,9 +20,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class Lab:
-    """A JupyterLab server in a subprocess, and its REST API."""
+    """A JupyterLab server in a subprocess, and its REST API.
 
-    def __init__(self, root: pathlib.Path, kernel_threads: int = 1):
+    fast: True sets CLIPVIZ_FAST=1 for the kernels (the notebooks' short runs); False leaves it unset even where
+    this process has it (conftest.py sets it), so the notebooks run their full recipes.
+    """
+
+    def __init__(self, root: pathlib.Path, kernel_threads: int = 1, fast: bool = True):
         self.root, self.token = root, secrets.token_hex(16)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -42,6 +47,8 @@ class Lab:
                "TMPDIR": str(root / ".lab" / "tmp"),  # the notebooks' scratch folders (chapter 10's) go with the test's
                "OMP_NUM_THREADS": str(kernel_threads),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        if not fast:
+            del env["CLIPVIZ_FAST"]
         self.log = open(root / ".lab" / "server.log", "wb")
         # -E -P: the server reads neither PYTHONPATH nor its own folder (its kernels still get PYTHONPATH), where the
         # checkout's and the copy's voila.py (Voilà's settings, read from the folder the server starts in) would

@@ -110,8 +110,9 @@ def wait_until(condition, timeout: float, what: str, every: float = 1.0):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def run_all_cells(page, lab: Lab, notebook: str) -> str:
-    """Open the notebook, wait for its kernel, run all cells from the Run menu, wait until they ran."""
+def run_all_cells(page, lab: Lab, notebook: str, timeout: float = RUN_ALL_TIMEOUT_S) -> str:
+    """Open the notebook, wait for its kernel, run all cells from the Run menu, wait until they ran (at most
+    `timeout` seconds)."""
     workspace = pathlib.Path(notebook).stem  # a fresh workspace each: no other notebook reopens beside it
     page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={lab.token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=180_000)
@@ -125,7 +126,7 @@ def run_all_cells(page, lab: Lab, notebook: str) -> str:
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         numbered = all(re.search(r"\[\d+\]", p) for p in prompts)
         return (numbered or page.evaluate(FIND_PROBLEMS_JS)) and lab.kernel_state(kernel) == "idle"
-    wait_until(finished, RUN_ALL_TIMEOUT_S, f"all cells of {notebook} to run", every=2)
+    wait_until(finished, timeout, f"all cells of {notebook} to run", every=2)
     return kernel
 
 
@@ -202,7 +203,8 @@ def click_start_then_stop(page, notebook: str, evaluations: int = 2):
 
 
 def screenshot(page, notebook: str, folder: pathlib.Path):
-    """Save the notebook's main widget (or its first figure) as <folder>/<stem>.png."""
+    """Save the notebook's main widget (or its first figure) as <folder>/<stem>.png; return that element (a
+    Playwright Locator), or None when the page has neither."""
     for selector in (".clipviz-app", ".js-plotly-plot"):
         target = page.locator(selector).first
         if target.count():
@@ -211,7 +213,8 @@ def screenshot(page, notebook: str, folder: pathlib.Path):
             page.mouse.move(0, 0)  # no hover: plotly's toolbar hidden
             page.wait_for_timeout(500)  # let plotly finish its transition
             target.screenshot(path=folder / f"{pathlib.Path(notebook).stem}.png", animations="disabled")
-            return
+            return target
+    return None
 
 
 def assert_accessible(page, where: str):

@@ -35,9 +35,11 @@ class ContrastiveExplorer(App):
         self.scale = W.FloatLogSlider(value=scale, base=10, min=0, max=2, step=0.05, description="logit scale")
         self.view = W.ToggleButtons(options=self.VIEWS, value=self.VIEWS[0], description="view",
                                     style={"button_width": "auto"})
-        self.shuffle = W.Checkbox(value=False, description="shuffle the captions")
-        self.duplicates = W.Checkbox(value=False, description="duplicate captions (false negatives)")
-        self.alt_text = W.Checkbox(value=False, description="alt-text captions, as in training")
+        self.shuffle = W.Checkbox(value=False, description="shuffle the captions", layout=W.Layout(width="auto"))
+        self.duplicates = W.Checkbox(value=False, description="duplicate captions (false negatives)",
+                                     layout=W.Layout(width="auto"))
+        self.alt_text = W.Checkbox(value=False, description="alt-text captions, as in training",
+                                   layout=W.Layout(width="auto"))
         rng = np.random.default_rng(0)  # one training-style caption per picture, drawn once
         self._alt = [alt_text(a, rng) for a in data.attributes[:self.n.max]]  # [(caption, what it says)]
         self.false_negatives = 0  # in the batch shown: off-diagonal cells whose caption is true of the picture

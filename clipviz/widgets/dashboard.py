@@ -76,7 +76,8 @@ class TrainingDashboard(App):
         self.lr = W.FloatLogSlider(value=self.config.lr, base=10, min=-4, max=-1.5, step=0.1,
                                    description="learning rate", style={"description_width": "initial"})  # not cut
         self.steps = W.IntSlider(value=self.config.steps, min=10, max=5000, step=10, description="steps")
-        self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature")
+        self.learn_temperature = W.Checkbox(value=self.config.learn_temperature, description="learn the temperature",
+                                            layout=W.Layout(width="auto"))
         self.mask_false_negatives = W.Checkbox(value=self.config.mask_false_negatives, description="skip false negatives",
                                                tooltip="leave a caption out of the softmax of another picture it is "
                                                        "true of (off: CLIP's own loss, chapter 03)")

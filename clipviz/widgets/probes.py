@@ -116,8 +116,8 @@ class PromptEffects(App):
             control.observe(lambda change: refresh(), "value")
         state = {"image": self.picker.dropdown, **{f"prompt {i + 1}": box for i, box in enumerate(self.boxes)},
                  "scale": self.scale, "ensemble": self.ensemble}
-        warning = ([W.HTML(f"<b>{html.escape(bundle.name)} with random weights</b> (no pretrained weights were loaded): "
-                           f"these probabilities show that the app runs, not what CLIP does.")]
+        warning = ([W.HTML(f"<b>{html.escape(bundle.name)} with random weights</b> (no pretrained weights were "
+                           f"loaded): these probabilities show that the app runs, not what CLIP does.")]
                    if bundle.pretrained is None and not bundle.name.startswith("clipviz") else [])
         super().__init__(warning + [W.HBox([self.picker, W.VBox(self.boxes + [self.scale, self.ensemble])]),
                           W.HTML("<i>Edit a prompt and press Enter. {} marks where the label goes.</i>"),

@@ -31,7 +31,8 @@ class ToyEmbeddings(App):
             sy = W.FloatSlider(value=y, min=-3, max=3, step=0.1, description=f"{name} y")
             self.sliders[name] = (sx, sy)
             rows.append(W.HBox([sx, sy]))
-        self.normalise = W.Checkbox(value=False, description="normalise onto the unit circle")
+        self.normalise = W.Checkbox(value=False, description="normalise onto the unit circle",
+                                     layout=W.Layout(width="auto"))
         self.table = W.HTML()
         self.chart = LiveFigure(plots.vector_plot(self.vectors()))
         refresh = self.guarded(self.refresh)
@@ -90,7 +91,8 @@ class EmbeddingMap(App):
         self.dims = W.ToggleButtons(options=[2, 3], value=2, description="dims")
         self.colour = W.Dropdown(options=["modality", "shape", "colour", "size", "position"], value="modality",
                                  description="colour by")
-        self.pairs = W.Checkbox(value=True, description="join each image to its caption")
+        self.pairs = W.Checkbox(value=True, description="join each image to its caption",
+                                 layout=W.Layout(width="auto"))
         self.gap = W.HTML()
         self.preview = W.HTML()  # the image of the point last hovered or clicked, its caption as alt text
         self.preview_caption = W.HTML("<small>hover over or click a point to see its image</small>")
