@@ -233,9 +233,9 @@ def test_hard_negative_dashboard_trains_with_the_chosen_number_of_negatives(worl
     app = HardNegativeDashboard(world, n=300)
     assert app.hard_negatives in app.children[0].children
     import clipviz.widgets.dashboard as dashboard
-    seen, real_train = [], dashboard.train
-    monkeypatch.setattr(dashboard, "train", lambda bundle, data, config, **kw: seen.append((data, config)) or
-                        real_train(bundle, data, config, **kw))
+    seen, real_run = [], dashboard.TrainingRun
+    monkeypatch.setattr(dashboard, "TrainingRun", lambda bundle, data, config, **kw: seen.append((data, config)) or
+                        real_run(bundle, data, config, **kw))
     app.steps.value, app.hard_negatives.value = 12, 16
     app.start_button.click()
     app.wait(300)

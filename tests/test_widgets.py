@@ -180,11 +180,46 @@ def test_dashboard_mixes_sketches_into_training_when_asked(world):
 def test_dashboard_can_train_with_clips_own_loss(world, monkeypatch):
     import clipviz.widgets.dashboard as dashboard
     seen = []
-    monkeypatch.setattr(dashboard, "train", lambda bundle, data, config, **kw: (seen.append(config), cv.train(
-        bundle, data, config, **kw))[1])
+    from clipviz.train import TrainingRun
+    monkeypatch.setattr(dashboard, "TrainingRun", lambda bundle, data, config, **kw: (seen.append(config),
+                                                                                    TrainingRun(bundle, data, config, **kw))[1])
     app = TrainingDashboard(world, n=200)
     assert app.mask_false_negatives.value is cv.recipe().mask_false_negatives  # starts from the recipe
     app.steps.value, app.mask_false_negatives.value = 10, False
     app.start_button.click()
     app.wait(120)
     assert app.history.stopped == "finished" and seen[-1].mask_false_negatives is False
+
+
+def test_in_jupyter_the_dashboard_trains_on_the_kernels_thread_between_messages(world):
+    """With an event loop running (Jupyter's), the steps run on its thread a slice at a time: a second Python
+    thread would run torch's OpenMP work about half as fast. Stop answers between slices; a cell that waits
+    takes the run over, and the run's end is shown once."""
+    import asyncio
+    import threading
+
+    async def scenario():
+        app = TrainingDashboard(world, n=200)
+        app.SLICE_S = 0.02  # small slices, so the loop gets the message below while steps remain
+        app.steps.value = 400
+        threads = set()
+        app.start_button.click()
+        assert app._thread is None and app.running  # no thread: a task on this loop
+        real_draw = app._draw
+        app._draw = lambda *a: (threads.add(threading.current_thread()), real_draw(*a))[1]
+        await asyncio.sleep(0.3)
+        assert app.running and 0 < len(app._series[0]) < 400  # steps happened, between which this code ran
+        app.stop_button.click()  # the widget's message, handled between two slices
+        while app.running:
+            await asyncio.sleep(0.01)
+        assert app.history.stopped == "callback" and "stopped after" in app.status.value
+        assert threads == {threading.main_thread()} and not app.start_button.disabled
+        app.steps.value = 30
+        app.start_button.click()
+        app.wait()  # as the next cell of a notebook: runs the remaining steps itself
+        assert app.history.stopped == "finished" and len(app.history.step) == 30 and app.stop_button.disabled
+        status = app.status.value
+        await asyncio.sleep(0.1)  # the task wakes up after the takeover and must leave the ended run alone
+        assert app.status.value == status and app.message.value == ""
+
+    asyncio.run(scenario())

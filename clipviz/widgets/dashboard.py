@@ -1,14 +1,18 @@
 """The training dashboard: train a mini CLIP and watch the contrastive diagonal appear.
 
-Training runs in a background thread so the kernel stays free to hear the Stop
-button; the loop reports through `clipviz.train` callbacks, and the dashboard
+Training runs a tenth of a second at a time on the kernel's own thread, from a task on
+Jupyter's event loop, so the kernel hears the Stop button between slices (a background
+thread, the obvious design, trains half as fast on a CPU: `clipviz.train.TrainingRun`
+says why); the loop reports through `clipviz.train` callbacks, and the dashboard
 turns those reports into live curves and a live similarity matrix of a fixed probe
 batch. The dashboard only draws; all the learning is `clipviz.train`.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
+import math
 import threading
 import time
 
@@ -20,7 +24,7 @@ from ..data import ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
 from ..similarity import similarity_matrix
-from ..train import TrainConfig, fast_mode, recipe, train
+from ..train import TrainConfig, TrainingRun, fast_mode, recipe
 from ..zeroshot import caption_accuracy
 from .base import App, LiveFigure
 
@@ -70,6 +74,8 @@ class TrainingDashboard(App):
         self._share = 0.0  # the fraction of sketches in self.data
         self.probe = world.dataset("test", probe_size)
         self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
+        self._run, self._task, self._taken_over, self._ended = None, None, False, None  # the TrainingRun, what
+        # drives it (a task on the event loop, or a thread without one), and the run whose end was shown
         self.preset = W.Dropdown(options=sorted(PRESETS), value=preset, description="preset")
         self.batch_size = W.Dropdown(options=sorted({16, 32, 64, 128, 256, 512, 1024, self.config.batch_size}),
                                      value=self.config.batch_size, description="batch size")
@@ -119,9 +125,17 @@ class TrainingDashboard(App):
         return plots.similarity_heatmap(sim, text_labels=self.probe.captions, thumbnails=list(self.probe.images),
                                         title=title, zmin=-0.2, zmax=1.0)
 
+    SLICE_S = 0.1  # in Jupyter, training runs this long at a time between the widgets' messages (Stop, sliders)
+
     def start(self) -> None:
-        """Train a fresh model with the chosen settings, in a background thread."""
-        if self._thread is not None and self._thread.is_alive():
+        """Train a fresh model with the chosen settings, while the notebook stays usable.
+
+        In Jupyter (JupyterLab, Voilà, Colab: an asyncio event loop runs) the steps run on the kernel's own
+        thread, a slice of SLICE_S seconds at a time, from a task on that loop, so Stop and the other widgets
+        answer between slices; torch's OpenMP threads run a second Python thread's steps about half as fast
+        (clipviz.train.TrainingRun). Without an event loop (a script) the steps run in a background thread.
+        """
+        if self.running:
             raise RuntimeError("training is already running; press Stop first")
         self._stop.clear()
         self._probe_drawn = time.perf_counter()
@@ -134,12 +148,29 @@ class TrainingDashboard(App):
         self.bundle = mini_clip(self.preset.value)
         self.curves.replace(plots.training_figure())
         self.start_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
-        self._thread = threading.Thread(target=self.guarded(self._run), daemon=True)
-        self._thread.start()
+        try:
+            self._run = self._begin()
+        except Exception:
+            self.start_button.disabled, self.stop_button.disabled = False, True
+            raise
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: a script or a test
+            self._thread = threading.Thread(target=self.guarded(self._drive_to_end), daemon=True)
+            self._thread.start()
+        else:
+            self._task = loop.create_task(self._drive(self._run))
 
-    def _run(self) -> None:
+    @property
+    def running(self) -> bool:
+        """True while a training run has steps to go."""
+        return self._run is not None and not self._run.closed
+
+    def _begin(self) -> TrainingRun:
+        """The training run of the chosen settings, reporting each step and evaluation to the figures."""
         steps, losses, scales, last_draw = [], [], [], [0.0]
         evals = ([], [], [])
+        self._series = (steps, losses, scales, evals)
 
         def on_event(event):
             if event.kind == "step":
@@ -154,15 +185,49 @@ class TrainingDashboard(App):
                 self._draw(steps, losses, scales, evals, event)
             return self._stop.is_set()
 
+        config = dataclasses.replace(self.config, steps=self.steps.value, batch_size=self.batch_size.value,
+                                     lr=self.lr.value, learn_temperature=self.learn_temperature.value,
+                                     mask_false_negatives=self.mask_false_negatives.value,
+                                     eval_every=max(10, self.steps.value // 6))
+        return TrainingRun(self.bundle, self.data, config,
+                           eval_sets={"seen": self.world.dataset("test", 200),
+                                      "heldout": self.world.dataset("heldout", 200)},
+                           callbacks=[on_event])
+
+    async def _drive(self, run: TrainingRun) -> None:
+        """Advance `run` a slice at a time from the event loop, until it ends or wait() takes it over."""
         try:
-            config = dataclasses.replace(self.config, steps=self.steps.value, batch_size=self.batch_size.value,
-                                         lr=self.lr.value, learn_temperature=self.learn_temperature.value,
-                                         mask_false_negatives=self.mask_false_negatives.value,
-                                         eval_every=max(10, self.steps.value // 6))
-            self.history = train(self.bundle, self.data, config,
-                                 eval_sets={"seen": self.world.dataset("test", 200),
-                                            "heldout": self.world.dataset("heldout", 200)},
-                                 callbacks=[on_event])
+            while run is self._run and not self._taken_over and run.advance(self.SLICE_S):
+                await asyncio.sleep(0)  # the kernel answers the widgets' messages here
+        except Exception as err:  # shown in the app, as guarded() does; the app stays usable
+            self._failed(err)
+        try:
+            self._end(run)
+        except Exception as err:
+            self._failed(err)
+
+    def _drive_to_end(self) -> None:
+        """Advance the run to its end here and now (the thread of a script, or wait() in a notebook)."""
+        run = self._run
+        try:
+            while run.advance(math.inf):
+                pass
+        finally:
+            self._end(run)
+
+    def _failed(self, err: Exception) -> None:
+        self.message.value = (f"<div style='color:#b00020'><b>Could not update:</b> "
+                              f"{html.escape(str(err))}</div>")
+
+    def _end(self, run: TrainingRun) -> None:
+        """`run` has ended: final figures, the status line in words, the buttons back (once per run; not for a
+        run that a newer one replaced, or one that wait() took over and ended)."""
+        if run is not self._run or run is self._ended:
+            return
+        self._ended = run
+        try:
+            self.history = run.history
+            steps, losses, scales, evals = self._series
             self._draw(steps, losses, scales, evals, None)
             sketches = ""
             if isinstance(self.world, ShapesWorld):  # robustness: how the mix of styles carries over to sketches
@@ -192,19 +257,29 @@ class TrainingDashboard(App):
                                  f"loss {event.loss:.3f}, logit scale {event.logit_scale:.1f}{_accuracies(evals)}")
 
     def stop(self) -> None:
-        """Ask the training thread to stop after its current step."""
+        """Ask the training to stop after its current step."""
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until training has finished (for scripts and tests)."""
-        if self._thread is not None:
+        """Block until training has finished (for scripts, tests and a notebook's next cell).
+
+        In a notebook the event loop cannot run the training while a cell waits, so wait() runs the
+        remaining steps itself, in that cell (timeout is then not used); Stop answers again after it.
+        """
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
+        elif self.running:
+            self._taken_over = True
+            try:
+                self.guarded(self._drive_to_end)()
+            finally:
+                self._taken_over = False
 
     def save(self) -> str:
         """Save the trained model to the path in the text box."""
         if self.bundle is None:
             raise RuntimeError("nothing to save yet: press Start to train a model first")
-        if self._thread is not None and self._thread.is_alive():
+        if self.running:
             raise RuntimeError("training is still running: press Stop, then Save")
         path = save_checkpoint(self.bundle, self.save_path.value.strip() or "my_mini_clip.pt")
         self.status.value = f"saved <code>{html.escape(path)}</code>; load it with <code>cv.load_checkpoint({path!r})</code>"
