@@ -116,14 +116,16 @@ class TrainingDashboard(App):
                          figure=self.curves)
         self.apply_settings(settings)
 
-    def _probe_figure(self, bundle, title):
+    def _probe_similarity(self, bundle):
+        """(P, P) cosines of the probe batch under `bundle` (zeros before there is a model)."""
         import torch
         if bundle is None:
-            sim = torch.zeros(len(self.probe), len(self.probe))
-        else:
-            sim = similarity_matrix(encode_images(bundle, self.probe.images), encode_texts(bundle, self.probe.captions))
-        return plots.similarity_heatmap(sim, text_labels=self.probe.captions, thumbnails=list(self.probe.images),
-                                        title=title, zmin=-0.2, zmax=1.0)
+            return torch.zeros(len(self.probe), len(self.probe))
+        return similarity_matrix(encode_images(bundle, self.probe.images), encode_texts(bundle, self.probe.captions))
+
+    def _probe_figure(self, bundle, title):
+        return plots.similarity_heatmap(self._probe_similarity(bundle), text_labels=self.probe.captions,
+                                        thumbnails=list(self.probe.images), title=title, zmin=-0.2, zmax=1.0)
 
     SLICE_S = 0.1  # in Jupyter, training runs this long at a time between the widgets' messages (Stop, sliders)
 
@@ -251,7 +253,12 @@ class TrainingDashboard(App):
         if event is None or event.kind == "eval" or time.perf_counter() - self._probe_drawn > self.PROBE_EVERY_S:
             self._probe_drawn = time.perf_counter()  # so the diagonal shows as soon as it forms, not at the next eval
             step = steps[-1] if steps else 0
-            self.matrix.replace(self._probe_figure(self.bundle, f"probe batch after {step} steps"))
+            sim = self._probe_similarity(self.bundle).tolist()  # the probe batch is fixed: only its numbers change,
+
+            def numbers(fig):  # so the browser redraws the cells, not the thumbnails and the axes
+                fig.data[0].z = sim
+                fig.layout.title.text = f"probe batch after {step} steps"
+            self.matrix.update(numbers)
         if event is not None:
             self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; step {event.step}/{event.steps}, "
                                  f"loss {event.loss:.3f}, logit scale {event.logit_scale:.1f}{_accuracies(evals)}")
