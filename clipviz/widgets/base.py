@@ -163,6 +163,10 @@ class App(Shareable, W.VBox):
         self.add_class("clipviz-app")
         self.last_update_ms = float("nan")
 
+    def show_error(self, err: Exception) -> None:
+        """Say in the app's message line, in plain words, what went wrong."""
+        self.message.value = f"<div style='color:#b00020'><b>Could not update:</b> {html.escape(str(err))}</div>"
+
     def guarded(self, fn: Callable) -> Callable:
         """fn wrapped so that an exception is shown in the app's message line, not lost."""
         def run(*args, **kwargs):
@@ -170,8 +174,7 @@ class App(Shareable, W.VBox):
             try:
                 result = fn(*args, **kwargs)
             except Exception as err:  # shown to the student; the app stays usable
-                self.message.value = (f"<div style='color:#b00020'><b>Could not update:</b> "
-                                      f"{html.escape(str(err))}</div>")
+                self.show_error(err)
                 return None
             self.message.value = ""
             self.last_update_ms = 1000 * (time.perf_counter() - start)

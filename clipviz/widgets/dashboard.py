@@ -161,7 +161,7 @@ class TrainingDashboard(App):
             self._thread = threading.Thread(target=self.guarded(self._drive_to_end), daemon=True)
             self._thread.start()
         else:
-            self._task = loop.create_task(self._drive(self._run))
+            self._task = loop.create_task(self._drive(self._run))  # kept: the loop holds only a weak reference
 
     @property
     def running(self) -> bool:
@@ -202,11 +202,11 @@ class TrainingDashboard(App):
             while run is self._run and not self._taken_over and run.advance(self.SLICE_S):
                 await asyncio.sleep(0)  # the kernel answers the widgets' messages here
         except Exception as err:  # shown in the app, as guarded() does; the app stays usable
-            self._failed(err)
+            self.show_error(err)
         try:
             self._end(run)
         except Exception as err:
-            self._failed(err)
+            self.show_error(err)
 
     def _drive_to_end(self) -> None:
         """Advance the run to its end here and now (the thread of a script, or wait() in a notebook)."""
@@ -216,10 +216,6 @@ class TrainingDashboard(App):
                 pass
         finally:
             self._end(run)
-
-    def _failed(self, err: Exception) -> None:
-        self.message.value = (f"<div style='color:#b00020'><b>Could not update:</b> "
-                              f"{html.escape(str(err))}</div>")
 
     def _end(self, run: TrainingRun) -> None:
         """`run` has ended: final figures, the status line in words, the buttons back (once per run; not for a
