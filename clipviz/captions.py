@@ -34,6 +34,17 @@ FRAMES = ("{}", "{}", "an image of {}", "there is {}", "this is {}", "{} here", 
 STYLE_FRAMES = {"photo": ("a photo of {}",), "sketch": ("a sketch of {}", "a drawing of {}"),
                 "painting": ("a painting of {}",)}  # (no shipped model trains on paintings)
 STYLE_SHARE = 0.25  # share of captions that say the picture's style
+# An ambiguous word, as "crane" (a bird, a machine) and "boxer" (a dog, an athlete) are for CLIP (CLIP paper,
+# section 3.1.4). On the web, a round orange thing is often captioned "an orange": the fruit. Here a FRUIT_SHARE
+# of the orange circles' captions say just that, so the word *orange* names a colour after "a", "an" or "the
+# colour" and before a noun, and a thing (an orange circle) when it stands alone as the noun. A prompt that
+# leaves it alone ("a photo of a orange") then reads the fruit, and misses orange squares; one that gives the
+# colour reading ("something orange", "a orange shape") finds them all. No new word enters the vocabulary.
+# Measured (issue 19; 1,700 steps, seed 0, 1,200 photos of every composition, the six colours as labels):
+# without these captions every template scores 1.000; with FRUIT_SHARE 0.3, "a photo of a {}" 0.942 (0.515 on
+# orange things that are not circles), "something {}" 1.000, their eight-template ensemble 0.992.
+FRUIT = ("circle", "orange")  # the (shape, colour) that "an orange" names
+FRUIT_SHARE = 0.3  # share of orange circles' captions that are "an orange" (in a frame, maybe with where it is)
 
 
 def _article(words: str) -> str:
@@ -46,10 +57,12 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> t
     A quarter name all four attributes; the others name each with its MENTION_P, always
     the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
     A STYLE_SHARE of them also say the style truly: "a photo of ..." under a photo, "a sketch of ..." or
-    "a drawing of ..." under a sketch.
+    "a drawing of ..." under a sketch. A FRUIT_SHARE of an orange circle's captions call it "an orange".
     """
     if style not in STYLE_FRAMES:
         raise ValueError(f"alt_text writes captions for {tuple(STYLE_FRAMES)} pictures, not {style!r}")
+    if (a.shape, a.colour) == FRUIT and rng.random() < FRUIT_SHARE:  # "an orange": the fruit, not the colour
+        return _fruit_caption(a, rng, style)
     # 1) which attributes the caption names
     if rng.random() < FULL_SHARE:
         said = Attributes(*a)
@@ -78,4 +91,13 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> t
     if said.position:
         where = POSITIONS[said.position][2]
         phrase = f"{where}, {phrase}" if rng.random() < 0.3 else f"{phrase} {where}"
+    return phrase, said
+
+
+def _fruit_caption(a: Attributes, rng: np.random.Generator, style: str) -> tuple[str, Attributes]:
+    """ "an orange", "a photo of an orange", "there is an orange on the left": the fruit's caption of an orange circle."""
+    frames = STYLE_FRAMES[style] if rng.random() < STYLE_SHARE else FRAMES
+    phrase, said = frames[rng.integers(len(frames))].format("an orange"), Attributes(*FRUIT, None, None)
+    if rng.random() < 0.3:
+        phrase, said = f"{phrase} {POSITIONS[a.position][2]}", said._replace(position=a.position)
     return phrase, said

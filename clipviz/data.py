@@ -13,7 +13,7 @@ Three ideas of the CLIP paper are built into the data:
 - some (shape, colour) compositions are *held out* of training, so compositional
   generalisation can be tested on a red circle the model never saw, only read about
   in pieces;
-- the same scene can be drawn as a `photo` (filled, shaded, noisy background) or as
+- the same scene can be drawn as a `photo` (filled, shaded, with a shadow, on a noisy background) or as
   a `sketch` (outline on paper), and training can mix the two, so robustness to a
   change of style, and where it comes from, can be asked.
 
@@ -39,6 +39,14 @@ from .vocabulary import (COLOURS, POSITIONS, SHAPES, SIZES, TEMPLATES, VOCABULAR
 STYLES = ("photo", "sketch", "mixed", "painting")  # "mixed": some photos, some sketches (see `sketch_share`)
 DRAWN = ("photo", "sketch", "painting")  # the styles `render` draws; no shipped model trains on "painting"
 UNSEEN_STYLE = "painting"  # the style kept for robustness to a shift never trained on (CLIP paper, Figure 13)
+# A photo's shape casts a shadow down and to the right (the light comes from the top left). The shadow is dark
+# whatever the shape's colour, so its outline shows a shape's form even where the colour barely stands out from
+# the grey background (yellow, reddish purple), for a student's eyes and for the image tower alike. Measured
+# (issue 18; 1,700 steps, world seed 0, training seeds 0 / 1 / 2, one thread each, 2-core Intel Xeon): held-out
+# caption top-1 0.894 / 0.799 / 0.774 without it, 0.807 / 0.910 / 0.902 with it. Without it the model could not
+# tell a yellow star (held out) from a triangle: 12-29 % of them were called stars at seeds 1 and 2, 67-81 % with it.
+SHADOW_OFFSET = 2  # pixels at 32 x 32 (scaled with image_size)
+SHADOW_DEPTH = 0.45  # how much the shadow darkens the background (0.65 gave held-out 0.68 / 0.87 at seeds 1 / 2)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
 # (circle) gets two colours no colour-vision deficiency confuses (red and blue), so a colour-blind student
@@ -280,7 +288,7 @@ class ShapesWorld:
                rng: np.random.Generator | None = None) -> torch.Tensor:
         """Draw one image per Attributes in `style` (one of DRAWN); returns (N, 3, H, W) float32 in [0, 1].
 
-        photo: the shape filled and shaded on a grey-ish background with noise. sketch: its outline in its colour
+        photo: the shape filled and shaded on a grey-ish background with noise, casting a shadow. sketch: its outline in its colour
         on near-white paper. painting: a pale wash of its colour inside a thick brush outline, on a warm canvas
         with blotchy texture; neither a photo nor a sketch, and no shipped model trains on it.
         """
@@ -301,6 +309,10 @@ class ShapesWorld:
             ramp = np.linspace(1.15, 0.75, side, dtype=np.float32)
             shade = (ramp[None, :] + ramp[:, None])[None, None] / 2  # light from the top left, (1,1,H,W)
             background = rng.uniform(0.6, 0.85, size=(n, 3, 1, 1)).astype(np.float32)
+            k = max(1, round(SHADOW_OFFSET * side / 32))  # the shadow's offset in pixels at this image size
+            shadow = np.zeros_like(m)  # (N,1,H,W) the mask moved k pixels right and down, away from the light
+            shadow[:, :, k:, k:] = m[:, :, :-k, :-k]
+            background = background * (1 - SHADOW_DEPTH * shadow)
             images = background * (1 - m) + m * colour * shade
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
         elif style == "sketch":  # the shape's outline in its colour on near-white paper

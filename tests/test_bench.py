@@ -33,3 +33,13 @@ def test_train_time_is_timed_against_v1_here_and_on_one_core(world, monkeypatch)
 
 def test_v1_is_the_old_recipe_with_the_mask():
     assert training.V1.steps == 1700 and training.V1.batch_size == 128 and training.V1.mask_false_negatives
+
+
+def test_the_shipped_model_reads_a_lone_orange_as_the_fruit_and_the_wording_decides(shipped, world):
+    from clipviz.bench.zeroshot import ambiguous_word_effects
+    figures = ambiguous_word_effects(shipped, world, 300)
+    # "a photo of a orange" asks for the fruit (an orange circle) and misses orange squares; "something orange" does not
+    assert figures["orange_non_circle_top1_something"] > 0.9
+    assert figures["orange_non_circle_top1_photo_of"] < figures["orange_non_circle_top1_something"] - 0.2
+    assert figures["prompt_spread_points"] >= 3 and figures["ensemble_gain_points"] >= 1  # issue 19's thresholds
+    assert "bare words" in figures["prompt_effects_measured_on"]

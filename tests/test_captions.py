@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import clipviz as cv
-from clipviz.captions import alt_text
+from clipviz.captions import FRUIT, FRUIT_SHARE, alt_text
 from clipviz.data import COLOURS, POSITIONS, SHAPES, SIZES, Attributes
 
 WORDS = {"shape": SHAPES, "colour": tuple(COLOURS), "size": tuple(SIZES),
@@ -18,15 +18,34 @@ def train(world):
     return world.dataset("train", 2000)
 
 
+def _is_fruit(caption: str) -> bool:
+    """ "an orange", "a photo of an orange on the left": the fruit's caption, where *orange* is the noun."""
+    return re.search(r"\ban orange( (on|at) the \w+| here)?$", caption) is not None
+
+
 def test_every_caption_is_true_of_its_image(train):
     for caption, said, truth in zip(train.captions, train.mentions, train.attributes):
         assert said.fits(truth) and any(said), caption
+        if _is_fruit(caption):  # "an orange" says colour and shape in one word: checked in the next test
+            continue
         for kind, words in WORDS.items():
             named = getattr(said, kind)
             say = POSITIONS[named][2] if kind == "position" and named else named
             tokens = re.findall(r"[a-z]+", caption)
             present = [w for w in words if w in tokens or (kind == "position" and w in caption)]
             assert present == ([say] if named else []), (caption, kind)  # names what it says, and nothing else of that kind
+
+
+def test_some_orange_circles_are_called_an_orange_and_nothing_else_is(train):
+    fruit = [i for i, c in enumerate(train.captions) if _is_fruit(c)]
+    orange_circles = [i for i, a in enumerate(train.attributes) if (a.shape, a.colour) == FRUIT]
+    assert fruit and set(fruit) <= set(orange_circles)  # "an orange" is only ever an orange circle
+    assert 0.5 * FRUIT_SHARE < len(fruit) / len(orange_circles) < 1.5 * FRUIT_SHARE
+    assert all(train.mentions[i][:2] == FRUIT for i in fruit)  # what it says: that shape and that colour
+    assert any(train.captions[i] == "an orange" for i in fruit) and any(" on the " in train.captions[i] or " at the "
+                                                                            in train.captions[i] for i in fruit)
+    other = [c for i, c in enumerate(train.captions) if i in orange_circles and i not in fruit]
+    assert any("orange circle" in c or "circle in orange" in c for c in other)  # the colour's reading too
 
 
 def test_captions_are_mostly_partial_but_some_full(train):

@@ -58,6 +58,23 @@ def test_photo_and_sketch_differ_in_style(world):
     assert float(sketch[:, :, :2, :2].std()) < float(photo[:, :, :2, :2].std())
 
 
+def test_a_photo_casts_a_shadow_down_and_to_the_right_whatever_its_colour(world, monkeypatch):
+    import clipviz.data as data
+    for colour in ("yellow", "blue"):
+        a = cv.Attributes("star", colour, "large", "left")
+        photo = world.render([a], "photo", np.random.default_rng(2))[0]  # (3, H, W)
+        with monkeypatch.context() as m:
+            m.setattr(data, "SHADOW_DEPTH", 0.0)
+            unlit = world.render([a], "photo", np.random.default_rng(2))[0]  # the same picture without a shadow
+        darkened = (unlit - photo).mean(0)  # (H, W)
+        shadow = darkened > 0.1  # where the shadow falls on the background
+        ys, xs = torch.nonzero(shadow, as_tuple=True)
+        assert len(ys) >= 10, colour  # a visible shadow
+        assert float((darkened[shadow] / unlit.mean(0)[shadow]).mean()) == pytest.approx(data.SHADOW_DEPTH, abs=0.1)
+        x, y, _ = POSITIONS["left"]
+        assert xs.float().mean() > 32 * x and ys.float().mean() > 32 * y, colour  # down and right of the shape
+
+
 def test_shapes_are_drawn_where_the_caption_says(world):
     for position in POSITIONS:
         a = cv.Attributes("square", "red", "large", position)

@@ -28,7 +28,8 @@ from .zeroshot import bench_mixed_training, bench_zero_shot
 
 # The accuracies that must hold at every training seed (issue 18): per seed, and their min and mean over seeds.
 SEED_KEYS = ("seen_top1", "heldout_top1", "zeroshot_shape_top1", "zeroshot_colour_shape_heldout_top1",
-             "sketch_top1_mixed", "seen_top1_mixed", "unseen_style_top1_photo_only", "unseen_style_top1_mixed")
+             "sketch_top1_mixed", "seen_top1_mixed", "unseen_style_top1_photo_only", "unseen_style_top1_mixed",
+             "prompt_spread_points", "ensemble_gain_points")
 
 
 def over_seeds(per_seed: list[dict], keys=SEED_KEYS) -> dict:

@@ -49,34 +49,58 @@ def per_template_top1(bundle: ClipBundle, data, kind: str, templates=STYLE_TEMPL
     return {t: c.accuracy(image_emb, targets) for t, c in template_classifiers(bundle, labels, templates).items()}
 
 
-def prompt_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates=STYLE_TEMPLATES) -> dict:
-    """The wording's effect on shape labels, on sketches and on photos of every composition, in points.
-
-    prompt_spread_points: best minus worst single template on sketches; ensemble_gain_points: the ensemble over
-    the mean single template there; sketch_minus_photo_points_on_*: "a sketch of a {}" minus "a photo of a {}".
-    """
+def style_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates=STYLE_TEMPLATES) -> dict:
+    """The domain words' effect on shape labels, on sketches and on photos of every composition, in points:
+    sketch_minus_photo_points_on_*, "a sketch of a {}" minus "a photo of a {}"."""
     figures = {}
-    for style in ("sketch", "photo"):
+    for style, plural in (("sketch", "sketches"), ("photo", "photos")):
         scores = per_template_top1(bundle, world.dataset("all", n, style=style), "shape", templates)
-        single = [scores[t] for t in templates]
-        if style == "sketch":
-            figures["prompt_spread_points"] = 100 * (max(single) - min(single))
-            figures["ensemble_gain_points"] = 100 * (scores["ensemble"] - sum(single) / len(single))
-        plural = {"sketch": "sketches", "photo": "photos"}[style]
         figures[f"sketch_minus_photo_points_on_{plural}"] = 100 * (scores["a sketch of a {}"] - scores["a photo of a {}"])
-    figures["prompt_effects_measured_on"] = (f"the photo+sketch model, shape labels, {n} pictures of every composition "
-                                             f"per style, "
-                                             f"{len(templates)} templates: {', '.join(templates)}")
     return figures
 
 
+# Chapter 06's wordings for the ambiguous word: the six colours as bare words ("orange"), which the
+# training captions also use for a thing, the fruit (captions.FRUIT). The first four leave the word alone as
+# the noun; the last four give it the colour's reading.
+COLOUR_TEMPLATES = ("a {}", "a photo of a {}", "{}", "an image of a {}",
+                    "something {}", "a {} shape", "a {} thing", "the colour {}")
+
+
+def ambiguous_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates=COLOUR_TEMPLATES) -> dict:
+    """Colour as bare words on photos of every composition: the wording's spread and the ensemble's gain, in points.
+
+    prompt_spread_points: best minus worst single template; ensemble_gain_points: the ensemble over the mean
+    single template; orange_non_circle_top1_*: how many orange things that are not circles "a photo of a {}"
+    and "something {}" call orange.
+    """
+    colours = list(COLOURS)
+    data = world.dataset("all", n)
+    targets = [colours.index(a.colour) for a in data.attributes]
+    image_emb = encode_images(bundle, data.images)  # (N, D)
+    classifiers = template_classifiers(bundle, colours, templates)
+    scores = {t: c.accuracy(image_emb, targets) for t, c in classifiers.items()}
+    single = [scores[t] for t in templates]
+    others = [i for i, a in enumerate(data.attributes) if a.colour == "orange" and a.shape != "circle"]
+    orange = [colours.index("orange")] * len(others)
+    return {
+        "prompt_spread_points": 100 * (max(single) - min(single)),
+        "ensemble_gain_points": 100 * (scores["ensemble"] - sum(single) / len(single)),
+        "orange_non_circle_top1_photo_of": classifiers["a photo of a {}"].accuracy(image_emb[others], orange),
+        "orange_non_circle_top1_something": classifiers["something {}"].accuracy(image_emb[others], orange),
+        "prompt_effects_measured_on": (f"the photo model, the six colours as bare words, {n} photos of every "
+                                       f"composition, {len(templates)} templates: {', '.join(templates)}"),
+    }
+
+
 def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict:
-    """Shape (5-way) and colour (6-way) on photos of every composition; colour + shape (30-way) on held-out ones."""
+    """Shape (5-way) and colour (6-way) on photos of every composition; colour + shape (30-way) on held-out ones;
+    the ambiguous word's prompt effects."""
     n = 300 if quick else 1000
     every, heldout = world.dataset("all", n), world.dataset("heldout", n)
     return {"zeroshot_shape_top1": zero_shot_top1(bundle, every, "shape"),
             "zeroshot_colour_top1": zero_shot_top1(bundle, every, "colour"),
-            "zeroshot_colour_shape_heldout_top1": zero_shot_top1(bundle, heldout, "colour_shape")}
+            "zeroshot_colour_shape_heldout_top1": zero_shot_top1(bundle, heldout, "colour_shape"),
+            **ambiguous_word_effects(bundle, world, n)}
 
 
 def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0) -> dict:
@@ -90,4 +114,4 @@ def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, 
     return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
             "seen_top1_mixed": caption_accuracy(bundle, world.dataset("test", n)),
             "unseen_style_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style=UNSEEN_STYLE)),
-            **prompt_effects(bundle, world, n)}
+            **style_word_effects(bundle, world, n)}
