@@ -24,6 +24,8 @@ from .vocabulary import POSITIONS, TEMPLATES, Attributes, full_caption
 # 0, the shipped model). Held-out compositions still vary from run to run: seed 1 of the
 # same recipe gave 0.81 and 0.78. With the false-negative mask (TrainConfig.mask_false_negatives), naming
 # the colour 60% of the time still did worse: 0.72 and 0.77 held-out (seeds 0 and 1) against 0.96 and 0.87.
+# (All of these before photos cast shadows; with them the mask no longer helps held-out at 1,700 steps: 0.86
+# against 0.89 without it at seed 0, docs/instructor/04_train_mini_clip.md.)
 FULL_SHARE = 0.25  # share of training captions that name all four attributes
 MENTION_P = Attributes(shape=0.9, colour=0.9, size=0.4, position=0.4)  # chance a partial caption names each
 NOUNS = ("shape", "thing", "object", "figure")  # stand-ins when the caption does not name the shape

@@ -43,7 +43,8 @@ UNSEEN_STYLE = "painting"  # the style kept for robustness to a shift never trai
 # whatever the shape's colour, so its outline shows a shape's form even where the colour barely stands out from
 # the grey background (yellow, reddish purple), for a student's eyes and for the image tower alike. Measured
 # (issue 18; 1,700 steps, world seed 0, training seeds 0 / 1 / 2, one thread each, 2-core Intel Xeon): held-out
-# caption top-1 0.894 / 0.799 / 0.774 without it, 0.807 / 0.910 / 0.902 with it. Without it the model could not
+# caption top-1 0.894 / 0.799 / 0.774 without it, 0.807 / 0.910 / 0.902 with it (with the fruit captions of
+# captions.py as well, `python -m clipviz bench --seeds 3`, see the README: seed 0 0.887). Without it the model could not
 # tell a yellow star (held out) from a triangle: 12-29 % of them were called stars at seeds 1 and 2, 67-81 % with it.
 SHADOW_OFFSET = 2  # pixels at 32 x 32 (scaled with image_size)
 SHADOW_DEPTH = 0.45  # how much the shadow darkens the background (0.65 gave held-out 0.68 / 0.87 at seeds 1 / 2)
