@@ -120,7 +120,7 @@ def probability_bars(probabilities, labels: Sequence[str], title: str = "probabi
                                        line=dict(color=BLACK, width=[3 if c else 0 for c in chosen])),
                            text=[f"{v:.0%}" for v in p], textposition="auto"))
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(range=[0, 1], title="probability"),
-                      yaxis=dict(autorange="reversed"), height=max(240, 34 * len(p) + 110),
+                      yaxis=dict(autorange="reversed", automargin=True), height=max(240, 34 * len(p) + 110),  # the margin fits the labels
                       margin=dict(l=10, r=10, t=50, b=40))
     return fig
 
@@ -229,7 +229,8 @@ def embedding_scatter(points, kinds: Sequence[str], hover: Sequence[str], pairs:
                               marker=dict(size=8 if three_d else 16, color=[IMAGE_COLOUR, TEXT_COLOUR],
                                           symbol="x")))
     fig.update_layout(title=title, template=TEMPLATE, height=560, legend=dict(itemsizing="constant"),
-                      margin=dict(l=10, r=10, t=50, b=10))
+                      margin=dict(l=10, r=10, t=50, b=10), xaxis=dict(automargin=True),
+                      yaxis=dict(automargin=True))  # 2-D: the margins grow to fit the tick labels
     return fig
 
 
@@ -239,7 +240,7 @@ def confusion_heatmap(matrix, labels: Sequence[str], title: str = "confusion mat
     fig = go.Figure(go.Heatmap(z=z, x=list(labels), y=list(labels), colorscale="Blues",
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
     fig.update_layout(title=title, template=TEMPLATE, xaxis_title="predicted", yaxis_title="true",
-                      yaxis=dict(autorange="reversed"), height=max(360, 30 * len(labels) + 160))
+                      yaxis=dict(autorange="reversed", automargin=True), height=max(360, 30 * len(labels) + 160))
     return fig
 
 
@@ -284,7 +285,7 @@ def winoground_heatmaps(similarities: dict, verdicts: dict, captions: Sequence[s
                                  text=[[f"{v:.3f}" for v in row] for row in z],
                                  texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z:.4f}<extra></extra>"),
                       row=1, col=k + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
+        fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=k + 1)  # "image 1" fits the margin
     fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=80, b=30),
                       title=dict(text=f"1: “{html.escape(captions[0])}”   2: “{html.escape(captions[1])}”",
                                  font=dict(size=12), y=0.99))

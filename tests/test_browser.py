@@ -130,6 +130,21 @@ def run_all_cells(page, lab: Lab, notebook: str, timeout: float = RUN_ALL_TIMEOU
     return kernel
 
 
+# Axis labels that stick out of their figure, where the page cuts them off ("...left" for "a large red star on the
+# left"): each as "figure i: label text".
+CLIPPED_LABELS_JS = f"""() => ({PLOTS_IN})(document.body).flatMap((gd, i) => {{
+  const box = gd.querySelector('.main-svg').getBoundingClientRect();
+  return [...gd.querySelectorAll('.xtick text, .ytick text')]
+    .filter(t => {{ const r = t.getBoundingClientRect();
+                   return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1); }})
+    .map(t => `figure ${{i}}: ${{t.textContent}}`); }})"""
+
+
+def assert_labels_are_whole(page, notebook: str):
+    clipped = page.evaluate(CLIPPED_LABELS_JS)
+    assert not clipped, f"{notebook}: axis labels cut off at the figure's edge: {clipped[:5]}"
+
+
 def assert_student_view_is_clean(page, notebook: str):
     problems = page.evaluate(FIND_PROBLEMS_JS)
     assert not problems, f"{notebook} shows errors:\n\n" + "\n\n---\n\n".join(problems)
@@ -293,6 +308,7 @@ def run_notebook(lab: Lab, browser, notebook: str, shots: pathlib.Path) -> str:
         if notebook not in TYPES_A_PROMPT:
             screenshot(page, notebook, shots)  # after training, so the curves are drawn
         assert_student_view_is_clean(page, notebook)  # and still clean after the student's actions
+        assert_labels_are_whole(page, notebook)  # every figure's axis labels readable in full
         peak = peak_memory_mb(kernel)
         assert peak <= PEAK_MEMORY_LIMIT_MB, f"{notebook}: kernel peaked at {peak:.0f} MB > {PEAK_MEMORY_LIMIT_MB} MB"
         assert_accessible(page, f"{notebook} in JupyterLab")
