@@ -313,8 +313,8 @@ class ShapesWorld:
             k = max(1, round(SHADOW_OFFSET * side / 32))  # the shadow's offset in pixels at this image size
             shadow = np.zeros_like(m)  # (N,1,H,W) the mask moved k pixels right and down, away from the light
             shadow[:, :, k:, k:] = m[:, :, :-k, :-k]
-            background = background * (1 - SHADOW_DEPTH * shadow)
-            images = background * (1 - m) + m * colour * shade
+            uncovered = (1 - m) * (1 - SHADOW_DEPTH * shadow)  # (N,1,H,W) the background seen, darker in the shadow
+            images = background * uncovered + m * colour * shade
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
         elif style == "sketch":  # the shape's outline in its colour on near-white paper
             images = 0.96 * (1 - m) + m * colour

@@ -64,6 +64,10 @@ class TrainConfig:
     #   seen 0.990 / 0.988 / 0.981, held-out 0.887 / 0.831 / 0.889, zero-shot shape 0.970 / 0.939 / 0.946,
     #   zero-shot held-out colour+shape 0.878 / 0.817 / 0.880; mixed model sketches 0.895 / 0.806 / 0.875, seen
     #   0.968 / 0.964 / 0.971. Still short of issue 18 at every seed but the seen photos.
+    # A stronger image tower (vision width 128 instead of 64, the same recipe): seeds 0 / 1 / 2 seen 0.993 / 0.998 /
+    #   0.995, held-out 0.885 / 0.933 / 0.912, zero-shot shape 0.974 / 0.986 / 0.977, zero-shot held-out
+    #   colour+shape 0.891 / 0.935 / 0.916; it costs 2.0x the time (94.9 s against about 47 s on 2 threads) and the
+    #   "an orange" effect vanishes (spread 0.2-0.4 points). Better on average, not at every seed, and twice as slow.
     # One step of 128 pairs is bound by arithmetic, not by overheads: per pair 271 / 241 / 225 / 218 us at batch
     #   64 / 128 / 256 / 512 (2 threads). Narrower towers save little: vision width 48 -18 %, vision MLP ratio 2
     #   -8 %, one text layer -11 %, exact GELU -3 % (bare open_clip steps, same machine).
