@@ -97,7 +97,7 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> t
 
 
 def _fruit_caption(a: Attributes, rng: np.random.Generator, style: str) -> tuple[str, Attributes]:
-    """ "an orange", "a photo of an orange", "there is an orange on the left": the fruit's caption of an orange circle."""
+    """The fruit's caption of an orange circle: "an orange", "a photo of an orange", "an orange on the left"."""
     frames = STYLE_FRAMES[style] if rng.random() < STYLE_SHARE else FRAMES
     phrase, said = frames[rng.integers(len(frames))].format("an orange"), Attributes(*FRUIT, None, None)
     if rng.random() < 0.3:

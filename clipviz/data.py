@@ -13,9 +13,9 @@ Three ideas of the CLIP paper are built into the data:
 - some (shape, colour) compositions are *held out* of training, so compositional
   generalisation can be tested on a red circle the model never saw, only read about
   in pieces;
-- the same scene can be drawn as a `photo` (filled, shaded, with a shadow, on a noisy background) or as
-  a `sketch` (outline on paper), and training can mix the two, so robustness to a
-  change of style, and where it comes from, can be asked.
+- the same scene can be drawn as a `photo` (filled, shaded, with a shadow, on a noisy
+  background) or as a `sketch` (outline on paper), and training can mix the two, so
+  robustness to a change of style, and where it comes from, can be asked.
 
 Rendering follows the usual trick for speed: Pillow draws only a 1-channel mask per
 image, and NumPy colours, shades and adds noise to the whole batch at once.
@@ -43,9 +43,9 @@ UNSEEN_STYLE = "painting"  # the style kept for robustness to a shift never trai
 # whatever the shape's colour, so its outline shows a shape's form even where the colour barely stands out from
 # the grey background (yellow, reddish purple), for a student's eyes and for the image tower alike. Measured
 # (issue 18; 1,700 steps, world seed 0, training seeds 0 / 1 / 2, one thread each, 2-core Intel Xeon): held-out
-# caption top-1 0.894 / 0.799 / 0.774 without it, 0.807 / 0.910 / 0.902 with it (with the fruit captions of
-# captions.py as well, `python -m clipviz bench --seeds 3`, see the README: seed 0 0.887). Without it the model could not
-# tell a yellow star (held out) from a triangle: 12-29 % of them were called stars at seeds 1 and 2, 67-81 % with it.
+# caption top-1 0.894 / 0.799 / 0.774 without it, 0.807 / 0.910 / 0.902 with it (with captions.py's fruit captions
+# too, 0.887 / 0.831 / 0.889: `python -m clipviz bench --seeds 3`, the README). Without it the model could not tell a
+# yellow star (held out) from a triangle: 12-29 % of them were called stars at seeds 1 and 2, 67-81 % with it.
 SHADOW_OFFSET = 2  # pixels at 32 x 32 (scaled with image_size)
 SHADOW_DEPTH = 0.45  # how much the shadow darkens the background (0.65 gave held-out 0.68 / 0.87 at seeds 1 / 2)
 SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
@@ -289,9 +289,10 @@ class ShapesWorld:
                rng: np.random.Generator | None = None) -> torch.Tensor:
         """Draw one image per Attributes in `style` (one of DRAWN); returns (N, 3, H, W) float32 in [0, 1].
 
-        photo: the shape filled and shaded on a grey-ish background with noise, casting a shadow. sketch: its outline in its colour
-        on near-white paper. painting: a pale wash of its colour inside a thick brush outline, on a warm canvas
-        with blotchy texture; neither a photo nor a sketch, and no shipped model trains on it.
+        photo: the shape filled and shaded on a grey-ish background with noise, casting a shadow. sketch: its
+        outline in its colour on near-white paper. painting: a pale wash of its colour inside a thick brush
+        outline, on a warm canvas with blotchy texture; neither a photo nor a sketch, and no shipped model trains
+        on it.
         """
         if style not in DRAWN:
             raise ValueError(f"render draws one style at a time: choose one of {DRAWN}, not {style!r}")

@@ -120,7 +120,8 @@ def probability_bars(probabilities, labels: Sequence[str], title: str = "probabi
                                        line=dict(color=BLACK, width=[3 if c else 0 for c in chosen])),
                            text=[f"{v:.0%}" for v in p], textposition="auto"))
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(range=[0, 1], title="probability"),
-                      yaxis=dict(autorange="reversed", automargin=True), height=max(240, 34 * len(p) + 110),  # the margin fits the labels
+                      yaxis=dict(autorange="reversed", automargin=True),  # the margin grows to fit the labels
+                      height=max(240, 34 * len(p) + 110),
                       margin=dict(l=10, r=10, t=50, b=40))
     return fig
 

@@ -56,10 +56,10 @@ class TrainConfig:
     #   recipe, seeds 0 / 1 / 2 (one thread each, busy 2-core Intel Xeon): held-out 0.807 / 0.910 / 0.902 (was
     #   0.894 / 0.799 / 0.774), seen 0.983 / 0.988 / 0.992, zero-shot shape 0.915 / 0.977 / 0.976; yellow stars
     #   named stars 67-81 %. A darker shadow (0.65): seen 0.997 / 0.998, held-out 0.68 / 0.87 at seeds 1 / 2.
-    #   Tried with the shadow, none better: wider or greyer backgrounds (held-out 0.25-0.66), object brightness
-    #   jitter +-20 % (0.75 / 0.86), weight decay 1.0 (0.82 / 0.77 / 0.81), 850 steps (0.78 / 0.83 at seeds 1 / 2),
-    #   850 steps at lr 5e-3 (0.52 / 0.75), 8x8 -> 4x4 patches at 850 steps (0.37 / 0.47, and 1.6x the time),
-    #   batch 64 for 1,700 steps (0.56x the time: 0.80 / 0.73 at seeds 0 / 1).
+    #   Tried instead, none better: wider or greyer backgrounds, no shadow (held-out 0.25-0.66); with the shadow,
+    #   object brightness jitter +-20 % (0.75 / 0.86), weight decay 1.0 (0.82 / 0.77 / 0.81), 850 steps
+    #   (0.78 / 0.83 at seeds 1 / 2), 850 steps at lr 5e-3 (0.52 / 0.75), 8x8 -> 4x4 patches at 850 steps
+    #   (0.37 / 0.47, and 1.6x the time), batch 64 for 1,700 steps (0.56x the time: 0.80 / 0.73 at seeds 0 / 1).
     # `python -m clipviz bench --seeds 3` with the shadows and the fruit captions (2026-12-05, same Xeon, busy):
     #   seen 0.990 / 0.988 / 0.981, held-out 0.887 / 0.831 / 0.889, zero-shot shape 0.970 / 0.939 / 0.946,
     #   zero-shot held-out colour+shape 0.878 / 0.817 / 0.880; mixed model sketches 0.895 / 0.806 / 0.875, seen
@@ -70,9 +70,9 @@ class TrainConfig:
     #   "an orange" effect vanishes (spread 0.2-0.4 points). Better on average, not at every seed, and twice as slow.
     # The shadows' price: the photo+sketch model (a quarter sketches) reads fewer sketches at seed 1, 0.806 against
     #   0.889 with no shadow (same captions); 35 % sketches: 0.914, but held-out 0.779. A sketch casts no shadow, so
-    #   the shape cue photos teach is missing there. A lighter shadow (0.3), seeds 0 / 1 / 2: held-out 0.893 / 0.852 / 0.858, the mixed
-    #   model's sketches 0.905 / 0.846 / 0.866 and held-out 0.885 / 0.761 / 0.661, and the "an orange" spread
-    #   2.3 / 0.0 / 0.3 points: no depth tried wins on every count.
+    #   the shape cue photos teach is missing there. A lighter shadow (0.3), seeds 0 / 1 / 2: held-out
+    #   0.893 / 0.852 / 0.858, the mixed model's sketches 0.905 / 0.846 / 0.866 and held-out 0.885 / 0.761 /
+    #   0.661, and the "an orange" spread 2.3 / 0.0 / 0.3 points: no depth tried wins on every count.
     # One step of 128 pairs is bound by arithmetic, not by overheads: per pair 271 / 241 / 225 / 218 us at batch
     #   64 / 128 / 256 / 512 (2 threads). Narrower towers save little: vision width 48 -18 %, vision MLP ratio 2
     #   -8 %, one text layer -11 %, exact GELU -3 % (bare open_clip steps, same machine).

@@ -10,6 +10,7 @@ import statistics
 
 import torch
 
+from ..captions import FRUIT
 from ..data import COLOURS, SHAPES, UNSEEN_STYLE, ShapesWorld
 from ..encode import encode_images
 from ..model import ClipBundle, mini_clip
@@ -66,29 +67,35 @@ COLOUR_TEMPLATES = ("a {}", "a photo of a {}", "{}", "an image of a {}",
                     "something {}", "a {} shape", "a {} thing", "the colour {}")
 
 
-def ambiguous_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates=COLOUR_TEMPLATES) -> dict:
-    """Colour as bare words on photos of every composition: the wording's spread and the ensemble's gain, in points.
+def colour_readings(bundle: ClipBundle, data, templates=COLOUR_TEMPLATES) -> dict[str, tuple[float, float]]:
+    """{template: (colour accuracy on data's images, share of its orange non-circles called orange), ...,
+    "ensemble": the same for their ensemble}, the six colours as bare words (chapter 06, section 5)."""
+    colours, targets = data.labels("colour")
+    not_fruit = [i for i, a in enumerate(data.attributes) if a.colour == "orange" and a.shape != FRUIT[0]]
+    orange = [colours.index("orange")] * len(not_fruit)
+    image_emb = encode_images(bundle, data.images)  # (N, D)
+    classifiers = template_classifiers(bundle, colours, templates)
+    return {t: (c.accuracy(image_emb, targets),
+                c.accuracy(image_emb[not_fruit], orange) if not_fruit else float("nan"))
+            for t, c in classifiers.items()}
+
+
+def ambiguous_word_effects(bundle: ClipBundle, photos, templates=COLOUR_TEMPLATES) -> dict:
+    """The wording's spread and the ensemble's gain, in points, for colour as bare words on `photos`.
 
     prompt_spread_points: best minus worst single template; ensemble_gain_points: the ensemble over the mean
     single template; orange_non_circle_top1_*: how many orange things that are not circles "a photo of a {}"
     and "something {}" call orange.
     """
-    colours = list(COLOURS)
-    data = world.dataset("all", n)
-    targets = [colours.index(a.colour) for a in data.attributes]
-    image_emb = encode_images(bundle, data.images)  # (N, D)
-    classifiers = template_classifiers(bundle, colours, templates)
-    scores = {t: c.accuracy(image_emb, targets) for t, c in classifiers.items()}
-    single = [scores[t] for t in templates]
-    others = [i for i, a in enumerate(data.attributes) if a.colour == "orange" and a.shape != "circle"]
-    orange = [colours.index("orange")] * len(others)
+    readings = colour_readings(bundle, photos, templates)
+    single = [readings[t][0] for t in templates]
     return {
         "prompt_spread_points": 100 * (max(single) - min(single)),
-        "ensemble_gain_points": 100 * (scores["ensemble"] - sum(single) / len(single)),
-        "orange_non_circle_top1_photo_of": classifiers["a photo of a {}"].accuracy(image_emb[others], orange),
-        "orange_non_circle_top1_something": classifiers["something {}"].accuracy(image_emb[others], orange),
-        "prompt_effects_measured_on": (f"the photo model, the six colours as bare words, {n} photos of every "
-                                       f"composition, {len(templates)} templates: {', '.join(templates)}"),
+        "ensemble_gain_points": 100 * (readings["ensemble"][0] - sum(single) / len(single)),
+        "orange_non_circle_top1_photo_of": readings["a photo of a {}"][1],
+        "orange_non_circle_top1_something": readings["something {}"][1],
+        "prompt_effects_measured_on": (f"the photo model, the six colours as bare words, {len(photos)} photos of "
+                                       f"every composition, {len(templates)} templates: {', '.join(templates)}"),
     }
 
 
@@ -100,7 +107,7 @@ def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict
     return {"zeroshot_shape_top1": zero_shot_top1(bundle, every, "shape"),
             "zeroshot_colour_top1": zero_shot_top1(bundle, every, "colour"),
             "zeroshot_colour_shape_heldout_top1": zero_shot_top1(bundle, heldout, "colour_shape"),
-            **ambiguous_word_effects(bundle, world, n)}
+            **ambiguous_word_effects(bundle, every)}
 
 
 def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0) -> dict:
