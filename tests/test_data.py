@@ -75,6 +75,25 @@ def test_a_photo_casts_a_shadow_down_and_to_the_right_whatever_its_colour(world,
         assert xs.float().mean() > 32 * x and ys.float().mean() > 32 * y, colour  # down and right of the shape
 
 
+@pytest.mark.parametrize("style", ["sketch", "painting"])
+def test_sketches_and_paintings_cast_a_lighter_shadow_outside_the_shape(world, monkeypatch, style):
+    import clipviz.data as data
+    a = cv.Attributes("square", "blue", "large", "left")
+    drawn = world.render([a], style, np.random.default_rng(2))[0]  # (3, H, W)
+    with monkeypatch.context() as m:
+        m.setattr(data, "DRAWN_SHADOW", 0.0)
+        unlit = world.render([a], style, np.random.default_rng(2))[0]
+    darkened = (unlit - drawn).mean(0)  # (H, W)
+    shadow = darkened > 0.05
+    ys, xs = torch.nonzero(shadow, as_tuple=True)
+    assert len(ys) >= 10  # a visible shadow...
+    assert float((darkened[shadow] / unlit.mean(0)[shadow]).mean()) == pytest.approx(data.DRAWN_SHADOW, abs=0.1)
+    assert data.DRAWN_SHADOW < data.SHADOW_DEPTH  # ...lighter than a photo's
+    on_paper = unlit.mean(0)[shadow] > 0.75  # pale paper or canvas, not the blue shape (but for anti-aliased edges)
+    assert float(on_paper.float().mean()) > 0.8
+    x, y, _ = POSITIONS["left"]
+    assert xs.float().mean() > 32 * x and ys.float().mean() > 32 * y  # down and right, as a photo's
+
 def test_shapes_are_drawn_where_the_caption_says(world):
     for position in POSITIONS:
         a = cv.Attributes("square", "red", "large", position)
