@@ -14,7 +14,7 @@ Three ideas of the CLIP paper are built into the data:
   generalisation can be tested on a red circle the model never saw, only read about
   in pieces;
 - the same scene can be drawn as a `photo` (filled, shaded, with a shadow, on a noisy
-  background) or as a `sketch` (outline on paper, with a pencil shadow), and training can mix the two, so
+  background) or as a `sketch` (outline on paper, with a lighter shadow), and training can mix the two, so
   robustness to a change of style, and where it comes from, can be asked.
 
 Rendering follows the usual trick for speed: Pillow draws only a 1-channel mask per
@@ -309,9 +309,9 @@ class ShapesWorld:
         """Draw one image per Attributes in `style` (one of DRAWN); returns (N, 3, H, W) float32 in [0, 1].
 
         photo: the shape filled and shaded on a grey-ish background with noise, casting a shadow. sketch: its
-        outline in its colour on near-white paper, casting a lighter shadow. painting: a pale wash of its colour inside a thick brush
+        outline in its colour on near-white paper. painting: a pale wash of its colour inside a thick brush
         outline, on a warm canvas with blotchy texture; neither a photo nor a sketch, and no shipped model trains
-        on it.
+        on it. Sketches and paintings cast a lighter shadow than photos (DRAWN_SHADOW).
         """
         if style not in DRAWN:
             raise ValueError(f"render draws one style at a time: choose one of {DRAWN}, not {style!r}")
@@ -330,7 +330,7 @@ class ShapesWorld:
             ramp = np.linspace(1.15, 0.75, side, dtype=np.float32)
             shade = (ramp[None, :] + ramp[:, None])[None, None] / 2  # light from the top left, (1,1,H,W)
             background = rng.uniform(0.6, 0.85, size=(n, 3, 1, 1)).astype(np.float32)
-            uncovered = (1 - m) * (1 - SHADOW_DEPTH * _cast(m, side))  # (N,1,H,W) the background seen, darker in the shadow
+            uncovered = (1 - m) * (1 - SHADOW_DEPTH * _cast(m, side))  # (N,1,H,W) the background, darker in the shadow
             images = background * uncovered + m * colour * shade
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
         elif style == "sketch":  # the shape's outline in its colour on near-white paper, a pencil shadow beside it
