@@ -43,3 +43,14 @@ def test_the_shipped_model_reads_a_lone_orange_as_the_fruit_and_the_wording_deci
     assert figures["orange_non_circle_top1_photo_of"] < figures["orange_non_circle_top1_something"] - 0.2
     assert figures["prompt_spread_points"] >= 3 and figures["ensemble_gain_points"] >= 1  # issue 19's thresholds
     assert "bare words" in figures["prompt_effects_measured_on"]
+
+
+def test_the_shipped_photo_and_sketch_model_reads_sketches_the_photo_model_cannot(shipped):
+    # chapter 05's lesson, on a world seed neither model trained on: sketches in training, sketches read
+    mixed = cv.load_checkpoint(cv.ASSETS / "mini_clip_shapes_mixed.pt", device="cpu")
+    world = cv.ShapesWorld(seed=1)
+    sketches, paintings = world.dataset("all", 300, style="sketch"), world.dataset("all", 300, style="painting")
+    assert cv.caption_accuracy(mixed, sketches) >= 0.85  # issue 18's bar for the photo+sketch model
+    assert cv.caption_accuracy(shipped, sketches) < 0.3
+    # and on a style neither saw, the more diverse training data still reads more (effective robustness)
+    assert cv.caption_accuracy(mixed, paintings) > cv.caption_accuracy(shipped, paintings) + 0.1
