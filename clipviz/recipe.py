@@ -99,7 +99,7 @@ class TrainConfig:
     #   A photo's shadow 3 px away instead of 2: held-out 0.850 / 0.801 at seeds 1 / 2 (0.831 / 0.889 at 2 px).
     #   Twice the steps (3,400, 2x the time): held-out 0.877 / 0.911 at seeds 1 / 2 (0.831 / 0.889 at 1,700),
     #   zero-shot shape 0.971 / 0.967, zero-shot held-out colour+shape 0.884 / 0.900: still short of 0.93 at twice
-    #   the cost, and the "orange" effect is gone (spread 0.0 / 0.2 points): it fades as training goes on.
+    #   the cost, and the "orange" spread is 0.0 / 0.2 points (0.6 / 2.3 at 1,700 steps).
     #   The photo+sketch model with a fifth of sketches instead of a quarter: seen photos 0.979 / 0.973, sketches
     #   0.924 / 0.870 at seeds 0 / 1 (a quarter: 0.977 / 0.965 and 0.939 / 0.863): still short of 0.98.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
