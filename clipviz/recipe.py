@@ -97,9 +97,10 @@ class TrainConfig:
     #   torch.compile of the forward and loss (inductor, 2 threads): 21.2 ms a step against 27.7-29.1 ms eager
     #   (-25 %), but 34 s to compile, so 1,700 steps take ~70 s against ~48 s: it pays back after ~4,700 steps.
     #   A photo's shadow 3 px away instead of 2: held-out 0.850 / 0.801 at seeds 1 / 2 (0.831 / 0.889 at 2 px).
-    #   Twice the steps (3,400, 2x the time): held-out 0.877 / 0.911 at seeds 1 / 2 (0.831 / 0.889 at 1,700),
-    #   zero-shot shape 0.971 / 0.967, zero-shot held-out colour+shape 0.884 / 0.900: still short of 0.93 at twice
-    #   the cost, and the "orange" spread is 0.0 / 0.2 points (0.6 / 2.3 at 1,700 steps).
+    #   Twice the steps (3,400, 2x the time): held-out 0.897 / 0.877 / 0.911 at seeds 0 / 1 / 2 (0.887 / 0.831 /
+    #   0.889 at 1,700), zero-shot shape 0.976 / 0.971 / 0.967, zero-shot held-out colour+shape 0.896 / 0.884 /
+    #   0.900: still short of 0.93 at twice the cost; the "orange" spread is 2.7 / 0.0 / 0.2 points (7.7 / 0.6 /
+    #   2.3 at 1,700 steps): the fruit's reading fades with training (chapter 06, section 5, says so).
     #   The photo+sketch model with a fifth of sketches instead of a quarter: seen photos 0.979 / 0.973, sketches
     #   0.924 / 0.870 at seeds 0 / 1 (a quarter: 0.977 / 0.965 and 0.939 / 0.863): still short of 0.98.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
