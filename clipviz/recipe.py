@@ -113,7 +113,10 @@ class TrainConfig:
     #   0-3: sketches 0.889 / 0.959 / 0.940 / 0.935, seen photos 0.922 / 0.990 / 0.984 / 0.987, held-out 0.919 /
     #   0.966 / 0.938 / 0.951, paintings 0.847 / 0.889 / 0.870 / 0.887. Still short: held-out 0.93 at seeds 1-2,
     #   colour+shape 0.90 at seed 1, and the mixed model's seen photos at seed 0 (0.922, which would also spoil
-    #   chapter 05's "nearly equal on seen photos"). Next: adopt it, find why seed 0's mixed model lags, retrain.
+    #   chapter 05's "nearly equal on seen photos"). Seed 0's mixed model is sensitive to the details: a lighter
+    #   edge (0.45) gave seen photos 0.974, sketches 0.898; a fifth of sketches with the 0.6 edge 0.980 / 0.889 (seed
+    #   1: 0.984 / 0.938). The photo model with the 0.45 edge at seed 1: held-out 0.912, zero-shot shape 0.972,
+    #   colour+shape 0.917. Next: adopt an edge (0.45-0.6) with a fifth of sketches, check 5 seeds, retrain once.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
