@@ -57,8 +57,12 @@ SHADOW_DEPTH = 0.45  # how much the shadow darkens the background (0.65 gave hel
 # model still reads few sketches (0.02 -> 0.09). A painting needs its shadow too: without it the mixed model,
 # which now reads sketches partly by their shadow, read 0.42-0.46 of paintings (world seeds 0 and 1) against the
 # photo-only model's 0.21-0.27; with it, 0.68-0.74 against 0.43-0.49 (chapter 05's unseen style).
+# A photo's shape also has a dark edge all round, like a printed sticker, drawn where a sketch draws its outline.
+# The shadow shows a shape's form on its lower right side only; the edge shows all of it, at the same contrast
+# whatever the shape's colour, so the image tower learns shape apart from colour. Measured in recipe.py's notes.
+PHOTO_EDGE = 0.6  # how much the edge darkens the photo (0 for none)
 DRAWN_SHADOW = 0.3  # how much a sketch's or a painting's shadow darkens the paper or canvas
-SKETCH_SHARE = 0.25  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
+SKETCH_SHARE = 0.2  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
 # (circle) gets two colours no colour-vision deficiency confuses (red and blue), so a colour-blind student
 # can still tell the two held-out circles apart (tests/test_palette.py).
@@ -332,6 +336,9 @@ class ShapesWorld:
             background = rng.uniform(0.6, 0.85, size=(n, 3, 1, 1)).astype(np.float32)
             uncovered = (1 - m) * (1 - SHADOW_DEPTH * _cast(m, side))  # (N,1,H,W) the background, darker in the shadow
             images = background * uncovered + m * colour * shade
+            if PHOTO_EDGE:  # a dark edge all round the shape, drawn where a sketch draws its outline
+                edge = np.stack([self._mask(a, "sketch", j) for a, j in zip(attributes, jitter)])[:, None]
+                images = images * (1 - PHOTO_EDGE * edge)
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
         elif style == "sketch":  # the shape's outline in its colour on near-white paper, a pencil shadow beside it
             fill = np.stack([self._mask(a, "photo", j) for a, j in zip(attributes, jitter)])[:, None]  # (N,1,H,W)

@@ -75,6 +75,27 @@ def test_a_photo_casts_a_shadow_down_and_to_the_right_whatever_its_colour(world,
         assert xs.float().mean() > 32 * x and ys.float().mean() > 32 * y, colour  # down and right of the shape
 
 
+def test_a_photo_has_a_dark_edge_all_round_its_shape_whatever_its_colour(world, monkeypatch):
+    import clipviz.data as data
+    assert data.PHOTO_EDGE > 0
+    for colour in ("yellow", "blue", "purple"):
+        a = cv.Attributes("square", colour, "large", "top")
+        photo = world.render([a], "photo", np.random.default_rng(3))[0]  # (3, H, W)
+        with monkeypatch.context() as m:
+            m.setattr(data, "PHOTO_EDGE", 0.0)
+            plain = world.render([a], "photo", np.random.default_rng(3))[0]  # the same picture without the edge
+        share = (plain - photo).mean(0) / plain.mean(0).clamp_min(0.05)  # (H, W) how much darker each pixel is
+        edge = share > 0.1
+        ys, xs = torch.nonzero(edge, as_tuple=True)
+        assert len(ys) >= 40, colour  # a visible edge...
+        assert float(share[edge].mean()) > 0.2 and float(share.max()) < data.PHOTO_EDGE + 0.15, colour  # ...as deep
+        x, y, _ = POSITIONS["top"]
+        x, y = 32 * x, 32 * y
+        for side in (xs < x - 4, xs > x + 4, ys < y - 4, ys > y + 4):  # ...on every side, not just the shadow's
+            assert int(side.sum()) >= 8, colour
+        assert float(share[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3].max()) < 0.05, colour  # not inside
+
+
 @pytest.mark.parametrize("style", ["sketch", "painting"])
 def test_sketches_and_paintings_cast_a_lighter_shadow_outside_the_shape(world, monkeypatch, style):
     import clipviz.data as data
