@@ -264,7 +264,7 @@ class ShapesWorld:
             compositions, canonical captions), "all" (every composition, canonical captions).
         style: "photo", "sketch", or "mixed" (a sketch_share of the images drawn as
             sketches, the rest as photos).
-        sketch_share: for style="mixed", the fraction of sketches (default SKETCH_SHARE, 0.25).
+        sketch_share: for style="mixed", the fraction of sketches (default SKETCH_SHARE, 0.2).
         Returns an ImageTextPairs; the same arguments always give the same one.
         """
         if split not in SPLITS:
@@ -323,13 +323,10 @@ class ShapesWorld:
         n, side = len(attributes), self.image_size
         # 1) per-image jitter: centre offset, radius scale and rotation
         jitter = rng.uniform(-1, 1, size=(n, 4)) * np.array([0.06, 0.06, 0.12, 0.25])
-        # 2) Pillow draws a mask at 2x resolution, then halves it (cheap anti-aliasing)
-        masks = np.empty((n, side, side), np.float32)
-        for i, a in enumerate(attributes):
-            masks[i] = self._mask(a, "photo" if style == "painting" else style, jitter[i])
+        # 2) Pillow draws the shapes' masks at 2x resolution, then halves them (cheap anti-aliasing)
+        m = self._masks(attributes, "photo" if style == "painting" else style, jitter)  # (N,1,H,W)
         # 3) NumPy colours the whole batch: background, shading, noise
         colour = np.array([COLOURS[a.colour] for a in attributes], np.float32)[:, :, None, None]  # (N,3,1,1)
-        m = masks[:, None]  # (N,1,H,W)
         if style == "photo":
             ramp = np.linspace(1.15, 0.75, side, dtype=np.float32)
             shade = (ramp[None, :] + ramp[:, None])[None, None] / 2  # light from the top left, (1,1,H,W)
@@ -337,36 +334,41 @@ class ShapesWorld:
             uncovered = (1 - m) * (1 - SHADOW_DEPTH * _cast(m, side))  # (N,1,H,W) the background, darker in the shadow
             images = background * uncovered + m * colour * shade
             if PHOTO_EDGE:  # a dark edge all round the shape, drawn where a sketch draws its outline
-                edge = np.stack([self._mask(a, "sketch", j) for a, j in zip(attributes, jitter)])[:, None]
-                images = images * (1 - PHOTO_EDGE * edge)
+                images *= 1 - PHOTO_EDGE * self._masks(attributes, "sketch", jitter)
             images += 0.04 * rng.standard_normal(size=images.shape, dtype=np.float32)
         elif style == "sketch":  # the shape's outline in its colour on near-white paper, a pencil shadow beside it
-            fill = np.stack([self._mask(a, "photo", j) for a, j in zip(attributes, jitter)])[:, None]  # (N,1,H,W)
+            fill = self._masks(attributes, "photo", jitter)  # (N,1,H,W) the filled shape
             shadow = _cast(fill, side) * (1 - fill)  # outside the shape only: its inside is paper too
             images = 0.96 * (1 - m) * (1 - DRAWN_SHADOW * shadow) + m * colour
         else:  # painting: a pale wash inside a thick outline, on a blotchy warm canvas
-            outline = np.stack([self._mask(a, "sketch", j) for a, j in zip(attributes, jitter)])[:, None]  # (N,1,H,W)
+            outline = self._masks(attributes, "sketch", jitter)  # (N,1,H,W)
             blotches = np.kron(rng.standard_normal((n, 1, side // 8, side // 8)), np.ones((1, 1, 8, 8)))  # (N,1,H,W)
             canvas = np.array([0.93, 0.87, 0.76], np.float32)[None, :, None, None] + 0.05 * blotches.astype(np.float32)
             images = canvas * (1 - m) * (1 - DRAWN_SHADOW * _cast(m, side)) + m * (0.45 * colour + 0.55 * canvas)
             images = images * (1 - outline) + outline * 0.9 * colour
         return torch.from_numpy(np.clip(images, 0.0, 1.0))
 
-    def _mask(self, a: Attributes, style: str, jitter: np.ndarray) -> np.ndarray:
-        """(H, W) float32 mask of one shape, 1 inside (photo) or on the outline (sketch)."""
-        big = 2 * self.image_size
-        cx, cy, _ = POSITIONS[a.position]
-        cx, cy = (cx + jitter[0]) * big, (cy + jitter[1]) * big
-        r = SIZES[a.size] * (1 + jitter[2]) * big
+    def _masks(self, attributes: list[Attributes], style: str, jitter: np.ndarray) -> np.ndarray:
+        """(N, 1, H, W) float32 masks of the shapes, 1 inside them (photo) or on their outlines (sketch).
+
+        One canvas at 2x resolution is cleared and drawn on again for every shape, then halved.
+        """
+        big, side = 2 * self.image_size, self.image_size
+        fill, outline, width = (255, None, 0) if style == "photo" else (None, 255, 3)
         canvas = Image.new("L", (big, big), 0)
         draw = ImageDraw.Draw(canvas)
-        fill, outline, width = (255, None, 0) if style == "photo" else (None, 255, 3)
-        polygon = _POLYGONS[a.shape]
-        if polygon is None:
-            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=outline, width=width)
-        else:
-            cos, sin = math.cos(jitter[3]), math.sin(jitter[3])
-            points = [(cx + r * (x * cos - y * sin), cy + r * (x * sin + y * cos)) for x, y in polygon]
-            draw.polygon(points, fill=fill, outline=outline, width=width)
-        small = canvas.reduce(2)
-        return np.frombuffer(small.tobytes(), np.uint8).reshape(self.image_size, self.image_size) / np.float32(255)
+        masks = np.empty((len(attributes), 1, side, side), np.uint8)
+        for i, (a, j) in enumerate(zip(attributes, jitter)):
+            canvas.paste(0, (0, 0, big, big))
+            cx, cy, _ = POSITIONS[a.position]
+            cx, cy = (cx + j[0]) * big, (cy + j[1]) * big
+            r = SIZES[a.size] * (1 + j[2]) * big
+            polygon = _POLYGONS[a.shape]
+            if polygon is None:
+                draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline=outline, width=width)
+            else:
+                cos, sin = math.cos(j[3]), math.sin(j[3])
+                points = [(cx + r * (x * cos - y * sin), cy + r * (x * sin + y * cos)) for x, y in polygon]
+                draw.polygon(points, fill=fill, outline=outline, width=width)
+            masks[i, 0] = np.frombuffer(canvas.reduce(2).tobytes(), np.uint8).reshape(side, side)
+        return masks / np.float32(255)
