@@ -119,6 +119,9 @@ class TrainConfig:
     #   it (render's masks now share one canvas; 4,004 before that), one thread, best of 5 in one process.
     #   The edge's depth is a plateau: 0.45 gave held-out 0.912 / 0.918 / 0.897 at seeds 1 / 2 / 4 (0.6: 0.915 /
     #   0.909 / 0.890), 0.8 gave 0.901 / 0.897 at seeds 1 / 2 (zero-shot shape 0.952 / 0.934): darker is worse.
+    #   With the edge, at seeds 2 / 4 (0.909 / 0.890 as adopted): 48,000 training images 0.899 / 0.941 (seed noise
+    #   either way); CLIP's weight decay 0.2 0.864 / 0.897; half the steps (850, seeds 0 / 2) held-out 0.852 / 0.704
+    #   and seen 0.975 / 0.855, so issue 18's half time still costs far too much accuracy.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
