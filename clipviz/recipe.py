@@ -87,8 +87,8 @@ class TrainConfig:
     #   two readings (prompt spread 0.0-2.1 points; 0.4 with FRUIT_SHARE 0.5), and the photo+sketch model trained
     #   on it collapsed at two seeds (seen photos 0.908 / 0.556 / 0.777, sketches 0.747 / 0.452 / 0.637); with 20 %
     #   and 850 steps, seen 0.763. With 30 % but circles always in a named colour: held-out 0.857 / 0.816 at
-    #   seeds 0 / 1 (the circles now failed) and the "orange" spread still 0.1 points. bf16 autocast on the CPU: 66.5 ms a step against 31-33 ms in float32 (2 threads;
-    #   AMX is there, but the matrices are too small). Where one step of 128 goes (2 threads): the image tower's
+    #   seeds 0 / 1 (the circles now failed) and the "orange" spread still 0.1 points. bf16 autocast on the CPU:
+    #   66.5 ms a step against 31-33 ms in float32 (2 threads; AMX is there, but the matrices are too small). Where one step of 128 goes (2 threads): the image tower's
     #   forward and backward 16.5 ms, the text tower's 8.2 ms, zero_grad and AdamW 1.3 ms. A vision width of 96
     #   (1.4x the step on 2 threads, 1.5x on one; 128: 1.95x / 2.09x): held-out 0.850 / 0.887 / 0.916 / 0.868 at
     #   seeds 0-3, zero-shot shape 0.959 / 0.964 / 0.983 / 0.963, zero-shot held-out colour+shape 0.847 / 0.881 /

@@ -14,7 +14,6 @@ from ..encode import _as_pixel_batch, tokenize
 from ..model import ClipBundle, mini_clip
 from ..train import TrainConfig, make_optimizer, recipe, train
 from ..zeroshot import caption_accuracy
-from .timing import sync
 
 
 # The recipe before issue 18 (CLIP's loss plus a ground-truth mask, 1,700 steps), timed beside today's for
@@ -87,10 +86,8 @@ def bench_step_ratio(world: ShapesWorld, device: torch.device, quick: bool) -> d
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss.item()  # as train reads its loss back
+            loss.item()  # as train reads its loss back; it also waits for the GPU, so each mark is a step's end
             marks.append(time.perf_counter())
-        sync(device)
-        marks.append(time.perf_counter())
         return marks
 
     stamps: list[float] = []
@@ -106,7 +103,7 @@ def bench_step_ratio(world: ShapesWorld, device: torch.device, quick: bool) -> d
         marks = bare_steps()
         if device.type == "cpu":  # the median step-to-step time of each, loop overhead included: like with like,
             ours.append(statistics.median(np.diff(stamps[1:])))  # and a fresh model's slow first step counts
-            bare.append(statistics.median(np.diff(marks[:-1])))  # for neither
+            bare.append(statistics.median(np.diff(marks[1:])))  # for neither
         else:  # the GPU path reports steps in bursts (train's READBACK_EVERY): the whole run per step
             ours.append((stamps[-1] - stamps[0]) / steps)
             bare.append((marks[-1] - marks[0]) / steps)
