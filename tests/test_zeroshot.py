@@ -68,3 +68,35 @@ def test_classifier_accuracy_counts_right_answers(trained, world):
     assert clf.accuracy(image_emb, wrong) == 0.0
     with pytest.raises(ValueError, match="60 image embeddings but 3 targets"):
         clf.accuracy(image_emb, targets[:3])
+
+
+def test_the_shipped_model_composes_a_held_out_caption_from_its_parts_and_misses_in_the_image_tower(shipped, world):
+    # chapter 05's guide (Q5): the words for a never-seen composition are where adding up their parts puts them;
+    # what goes wrong on held-out pictures is where the image tower puts the pictures
+    combos, held = world.combinations, set(world.held_out)
+    captions = cv.encode_texts(shipped, world.all_captions())  # (240, D), unit length
+    index = {a: i for i, a in enumerate(combos)}
+    colours, shapes = {a.colour for a in combos}, {a.shape for a in combos}
+    held_idx = [i for i, a in enumerate(combos) if (a.shape, a.colour) in held]
+    analogies = captions.clone()
+    for i in held_idx:  # "purple cross" as purple square - red square + red cross, averaged over the seen pairs
+        a = combos[i]
+        parts = [captions[index[a._replace(shape=s)]] - captions[index[a._replace(shape=s, colour=c)]]
+                 + captions[index[a._replace(colour=c)]]
+                 for c in colours - {a.colour} for s in shapes - {a.shape}
+                 if not {(s, a.colour), (s, c), (a.shape, c)} & held]
+        assert len(parts) >= 4
+        v = torch.stack(parts).mean(0)
+        analogies[i] = v / v.norm()
+    real = captions[held_idx]
+    assert (real * analogies[held_idx]).sum(-1).min() > 0.99  # the caption is its parts, added
+    others = real @ captions.T
+    others[torch.arange(len(held_idx)), torch.tensor(held_idx)] = -1
+    assert others.max() < 0.9  # ... far closer than to any other caption
+    heldout = world.dataset("heldout", 300)
+    images = cv.encode_images(shipped, heldout.images)
+    truth = torch.tensor([index[a] for a in heldout.attributes])
+    top1 = {name: ((images @ emb.T).argmax(-1) == truth).float().mean().item()
+            for name, emb in (("words", captions), ("added parts", analogies))}
+    assert top1["words"] < 0.99  # there are misses to explain
+    assert top1["added parts"] <= top1["words"] + 0.01  # and perfectly added-up words would not remove them
