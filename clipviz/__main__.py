@@ -25,9 +25,10 @@ def _train(args) -> int:
     config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
     world = ShapesWorld(seed=args.seed)
     if args.sketch_share:  # a mix of styles: this fraction of the training images drawn as sketches
-        data = world.dataset("train", n=config.train_images, style="mixed", sketch_share=args.sketch_share)
+        data = world.dataset("train", n=config.train_images, style="mixed", sketch_share=args.sketch_share,
+                             grey_share=args.grey_share)
     else:
-        data = world.dataset("train", n=config.train_images)
+        data = world.dataset("train", n=config.train_images, grey_share=args.grey_share)
     bundle = mini_clip(args.preset, seed=args.seed, device=args.device)
     print(f"training {bundle} on {len(data)} shapes-world pairs with {config}", flush=True)
     history = train(bundle, data, config, seed=args.seed)
@@ -41,6 +42,7 @@ def _train(args) -> int:
         return 1
     save_checkpoint(bundle, args.out, **{**dataclasses.asdict(config), "preset": args.preset, "seed": args.seed,
                                          "steps": len(history.step), "sketch_share": args.sketch_share or 0.0,
+                                         "grey_share": args.grey_share or 0.0,
                                          "seen_top1": seen, "heldout_top1": heldout, "sketch_top1": sketch})
     print(f"saved {args.out}")
     return 0
@@ -115,6 +117,9 @@ def main(argv=None) -> int:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--sketch-share", type=float, default=None,
                    help="train on photos and sketches: this fraction (0 to 1) drawn as sketches (default: photos only)")
+    t.add_argument("--grey-share", type=float, default=None,
+                   help="the experiment: this fraction (0 to 1) of the training pictures black and white, their "
+                        "captions naming no colour (default: none)")
     t.add_argument("--mask-false-negatives", action=argparse.BooleanOptionalAction, default=None,
                    help="the experiment: leave a caption out of the softmax of other pictures it is true of, using the "
                         "world's ground truth, which web-scale CLIP does not have (default: off, CLIP's own loss)")

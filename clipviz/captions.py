@@ -53,25 +53,29 @@ def _article(words: str) -> str:
     return ("an " if words[0] in "aeiou" else "a ") + words
 
 
-def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo") -> tuple[str, Attributes]:
+def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",
+             colour_shown: bool = True) -> tuple[str, Attributes]:
     """A random alt-text-like caption of `a`, drawn in `style`, and what it says (None for each attribute it leaves out).
 
     A quarter name all four attributes; the others name each with its MENTION_P, always
     the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
     A STYLE_SHARE of them also say the style truly: "a photo of ..." under a photo, "a sketch of ..." or
     "a drawing of ..." under a sketch. A FRUIT_SHARE of an orange circle's captions call it "an orange".
+    colour_shown=False: the picture is black and white (data.GREY_SHARE), so the caption never names a colour:
+    "a star on the left", "a photo of a small cross"; it always names the shape.
     """
     if style not in STYLE_FRAMES:
         raise ValueError(f"alt_text writes captions for {tuple(STYLE_FRAMES)} pictures, not {style!r}")
-    if (a.shape, a.colour) == FRUIT and rng.random() < FRUIT_SHARE:  # "an orange": the fruit, not the colour
+    if colour_shown and (a.shape, a.colour) == FRUIT and rng.random() < FRUIT_SHARE:  # "an orange": the fruit
         return _fruit_caption(a, rng, style)
     # 1) which attributes the caption names
-    if rng.random() < FULL_SHARE:
+    if colour_shown and rng.random() < FULL_SHARE:
         said = Attributes(*a)
     else:
-        keep = rng.random(4) < np.array(MENTION_P)
+        mention = np.array(MENTION_P if colour_shown else MENTION_P._replace(colour=0.0))
+        keep = rng.random(4) < mention
         while not keep[:2].any():  # like alt-text, it names the thing or its colour, not only where or how big
-            keep = rng.random(4) < np.array(MENTION_P)
+            keep = rng.random(4) < mention
         said = Attributes(*(value if k else None for value, k in zip(a, keep)))
     says_style = rng.random() < STYLE_SHARE
     if None not in said and not says_style and rng.random() < 0.5:  # full: half in one of the full templates

@@ -115,3 +115,27 @@ def test_contrastive_explorer_counts_false_negatives(untrained, world):
     app.alt_text.value = True  # training-style captions: "a red shape" is true of every red picture
     images, captions, _ = app.batch()
     assert captions == [c for c, _ in app._alt[:32]] and app.false_negatives > full + 5
+
+
+def test_black_and_white_pictures_are_captioned_without_a_colour_and_the_rest_are_untouched(world):
+    plain, grey = world.dataset("train", 1500), world.dataset("train", 1500, grey_share=0.2)
+    changed = [i for i in range(len(grey)) if not torch.equal(plain.images[i], grey.images[i])]
+    assert 0.15 * len(grey) < len(changed) < 0.25 * len(grey)
+    for i in changed:
+        picture, caption, said = grey.images[i], grey.captions[i], grey.mentions[i]
+        assert torch.equal(picture[0], picture[1]) and torch.equal(picture[1], picture[2])  # no colour to see
+        weights = torch.tensor(cv.data.GREY_WEIGHTS).view(3, 1, 1)
+        assert torch.allclose(picture[0], (plain.images[i] * weights).sum(0), atol=1e-6)  # its luminance
+        tokens = re.findall(r"[a-z]+", caption)
+        assert said.colour is None and not set(COLOURS) & set(tokens), caption  # no colour word, not even "an orange"
+        assert said.shape == grey.attributes[i].shape and said.shape in tokens, caption  # always the shape
+        assert said.fits(grey.attributes[i])
+    rest = [i for i in range(len(grey)) if i not in set(changed)]
+    assert all(plain.captions[i] == grey.captions[i] and plain.mentions[i] == grey.mentions[i] for i in rest)
+    assert world.dataset("train", 1500, grey_share=0.2).captions == grey.captions  # reproducible
+    none = world.dataset("train", 1500, grey_share=0.0)
+    assert none.captions == plain.captions and torch.equal(none.images, plain.images)
+    with pytest.raises(ValueError, match="split='train'"):
+        world.dataset("heldout", 10, grey_share=0.1)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        world.dataset("train", 10, grey_share=1.5)
