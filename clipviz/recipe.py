@@ -171,7 +171,9 @@ class TrainConfig:
     #   On another world (world seed 1, training seeds 0 / 1), a tenth grey against today's recipe: held-out 0.950 /
     #   0.954 against 0.808 / 0.917, zero-shot held-out colour+shape 0.948 / 0.941 against 0.785 / 0.891, seen 0.978 /
     #   0.992 against 0.997 / 0.992, the "orange" spread 0.9 / 0.0 against 0.1 / 3.7 (so today's recipe shows it at
-    #   only some seeds and worlds too).
+    #   only some seeds and worlds too). A tenth grey with FRUIT_SHARE 0.6 (0.3): held-out 0.943 / 0.970 at seeds 0 /
+    #   2, spread 4.9 / 0.9, but "a photo of a orange" still calls 0.97-0.99 of orange squares orange: the spread came
+    #   from another template, not from the fruit's reading chapter 06 teaches.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
