@@ -177,10 +177,10 @@ class TrainConfig:
     #   Why the fruit's reading is fragile, with or without grey: "a photo of a {}" makes "a photo of a orange", a
     #   phrase no caption ever has (they say "an orange"). How a model reads the unseen "a orange" varies: the shipped
     #   model reads it as "an orange" (cosine 1.00), the grey seed-0 model as "something orange" (0.97; "an orange"
-    #   0.88). With the article right ("a photo of an orange"), the grey models (the prototype) call 0.49 / 0.95 /
-    #   0.94 / 0.78 / 0.49 of orange non-circles orange at seeds 0-4, the kit's own 0.61 / 0.69 at seeds 0 / 2 ("a photo of
-    #   a orange": 0.99 / 0.99 / 0.99 / 0.77 / 0.54, and 0.99 / 0.99); today's recipe 0.59 / 0.92 / 0.54 at seeds 0 /
-    #   1 / 4 (0.64 / 0.98 / 0.55). So chapter 06's lesson would hold at more seeds if its prompts gave the fruit the
+    #   0.88). With the article right ("a photo of an orange"), the grey models (the prototype) call 0.49 / 0.95 / 0.94
+    #   / 0.78 / 0.49 of orange non-circles orange at seeds 0-4, the kit's own 0.61 / 0.69 at seeds 0 / 2 ("a photo of a
+    #   orange": 0.99 / 0.99 / 0.99 / 0.77 / 0.54, and 0.99 / 0.99); today's recipe 0.59 / 0.92 / 0.54 at seeds 0 / 1 /
+    #   4 (0.64 / 0.98 / 0.55). So chapter 06's lesson would hold at more seeds if its prompts gave the fruit the
     #   article its captions use; it would still not hold at every seed.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
