@@ -166,7 +166,8 @@ class TrainConfig:
     #   These figures come from a prototype; data.py's grey_share itself (its own random draws) gave at seeds 0 / 2:
     #   held-out 0.961 / 0.956, seen 0.993 / 0.994, zero-shot shape 0.976 / 0.981, colour+shape 0.959 / 0.954, and
     #   the "orange" spread 0.4 / 1.6 points. A twentieth grey: seed 0 held-out 0.956 (spread 0.9); seed 4 had not
-    #   learned positions (seen 0.818, held-out 0.753, spread 7.6). Positions come late and at some seeds barely.
+    #   learned positions (seen 0.818, held-out 0.753, spread 7.6); seeds 1 / 2: 0.944 / 0.901. Positions come late and
+    #   at some seeds barely.
     #   A tenth grey with captions naming positions 55 % of the time (captions.MENTION_P, 0.4): held-out 0.958 /
     #   0.913 / 0.972 / 0.956 at seeds 0 / 1 / 2 / 4 (seed 4's positions learned: seen 0.995), zero-shot shape 0.966-
     #   0.985, colour+shape 0.919-0.965, the "orange" spread 0.1 / 0.4 / 2.8 / 5.8: seed 1 now misses (the purple
