@@ -72,8 +72,8 @@ SKETCH_SHARE = 0.2  # sketches in a "mixed" set unless told otherwise: the shipp
 # 0, training seeds 0-4, one thread per run, 2-core Intel Xeon): held-out caption top-1 0.959 / 0.951 / 0.964 /
 # 0.947 / 0.883 against 0.932 / 0.915 / 0.909 / 0.929 / 0.890 without; the purple cross, the usual miss, 0.84-0.94
 # against 0.66-0.89 (a prototype of this code; this code itself, seeds 0 / 2: 0.961 / 0.956). Not yet in the shipped
-# recipe: seed 4 still misses, chapter 06's "an orange" reading fades, and the photo+sketch model reads fewer seen
-# photos (recipe.py's notes).
+# recipe: seed 4 still misses, chapter 06's "an orange" reading fades, and the photo+sketch model needs a smaller
+# share (a tenth cost it seen photos, a twentieth did not; recipe.py's notes).
 GREY_SHARE = 0.0  # black-and-white training pictures unless told otherwise
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # luminance of red, green and blue (ITU-R BT.601)
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
