@@ -23,7 +23,7 @@ def _train(args) -> int:
     changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_images=args.n,
                                      mask_false_negatives=args.mask_false_negatives).items() if v is not None}
     config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
-    world = ShapesWorld(seed=args.seed)
+    world = ShapesWorld(seed=args.seed if args.world_seed is None else args.world_seed)
     if args.sketch_share:  # a mix of styles: this fraction of the training images drawn as sketches
         data = world.dataset("train", n=config.train_images, style="mixed", sketch_share=args.sketch_share,
                              grey_share=args.grey_share)
@@ -41,6 +41,7 @@ def _train(args) -> int:
         print("training did not finish; not saving", file=sys.stderr)
         return 1
     save_checkpoint(bundle, args.out, **{**dataclasses.asdict(config), "preset": args.preset, "seed": args.seed,
+                                         "world_seed": world.seed,
                                          "steps": len(history.step), "sketch_share": args.sketch_share or 0.0,
                                          "grey_share": args.grey_share or 0.0,
                                          "seen_top1": seen, "heldout_top1": heldout, "sketch_top1": sketch})
@@ -109,7 +110,10 @@ def main(argv=None) -> int:
     t = sub.add_parser("train", help="train a mini CLIP on the shapes world and save it")
     t.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="model preset")
     t.add_argument("--out", required=True, help="checkpoint path to write")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0,
+                   help="the model's initial weights and batch order, and the world's pictures unless --world-seed")
+    t.add_argument("--world-seed", type=int, default=None,
+                   help="the shapes world's seed (default: --seed); the bench's training seeds keep world seed 0")
     t.add_argument("--fast", action="store_true", help="start from the fast recipe (cv.recipe('fast'))")
     t.add_argument("--n", type=int, default=None, help="training images (default: the recipe's train_images)")
     t.add_argument("--steps", type=int, default=None)

@@ -20,13 +20,14 @@ def run(*args, **kwargs):
 def test_train_command_writes_a_loadable_checkpoint(tmp_path):
     out = tmp_path / "m.pt"
     result = run("train", "--preset", "tiny", "--steps", "20", "--n", "300", "--batch-size", "32", "--grey-share", "0.1",
-                 "--out", str(out))
+                 "--seed", "3", "--world-seed", "1", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "seen_top1=" in result.stdout and "saved" in result.stdout
     bundle = cv.load_checkpoint(out)
     meta = torch.load(out, weights_only=True)["metadata"]
     assert meta["steps"] == 20 and meta["preset"] == "tiny" and 0 <= meta["heldout_top1"] <= 1
     assert meta["grey_share"] == 0.1 and meta["sketch_share"] == 0.0
+    assert meta["seed"] == 3 and meta["world_seed"] == 1  # the model's seed apart from the world's
     assert bundle.name == "clipviz-tiny"
 
 
