@@ -195,6 +195,10 @@ class TrainConfig:
     #   the lesson again, spread 4.6 points and ensemble gain 1.48 (0.4 / 0.11 as written), seed 2 3.8 / 0.62 (1.6 /
     #   0.47); the shipped model 5.8 / 1.84 (5.8 / 1.71); grey prototypes at seeds 1 / 3 / 4 1.0 / 3.0 / 6.0 points, the
     #   kit's at seed 5 0.4; today's recipe at seeds 1 / 4 1.2 / 7.4.
+    #   Over more seeds, the spread with the article right / as written: today's recipe at seeds 0 / 1 / 4 / 5 / 6 / 7
+    #   5.8 / 1.2 / 7.4 / 7.4 / 4.1 / 4.0 (5.8 / 0.7 / 7.4 / 7.4 / 1.3 / 3.9): at least 3 points at five seeds of six
+    #   against four; the kit's grey at seeds 0 / 2 / 5 / 6 / 7 4.6 / 3.8 / 0.4 / 2.8 / 3.8 (0.4 / 1.6 / 0.4 / 2.3 /
+    #   0.1). The article helps the lesson with or without grey.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
