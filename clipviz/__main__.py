@@ -24,11 +24,9 @@ def _train(args) -> int:
                                      mask_false_negatives=args.mask_false_negatives).items() if v is not None}
     config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
     world = ShapesWorld(seed=args.seed if args.world_seed is None else args.world_seed)
-    if args.sketch_share:  # a mix of styles: this fraction of the training images drawn as sketches
-        data = world.dataset("train", n=config.train_images, style="mixed", sketch_share=args.sketch_share,
-                             grey_share=args.grey_share)
-    else:
-        data = world.dataset("train", n=config.train_images, grey_share=args.grey_share)
+    # a mix of styles when asked: this fraction of the training images drawn as sketches
+    mix = dict(style="mixed", sketch_share=args.sketch_share) if args.sketch_share else {}
+    data = world.dataset("train", n=config.train_images, grey_share=args.grey_share, **mix)
     bundle = mini_clip(args.preset, seed=args.seed, device=args.device)
     print(f"training {bundle} on {len(data)} shapes-world pairs with {config}", flush=True)
     history = train(bundle, data, config, seed=args.seed)

@@ -296,9 +296,7 @@ class ShapesWorld:
         if grey_share and split != "train":
             raise ValueError(f"grey_share={grey_share} makes black-and-white training pictures whose captions leave "
                              f"the colour out; the {split!r} split keeps its colours: use it with split='train'")
-        if split != "train":
-            grey_share = 0.0  # evaluation pictures keep their colours
-        grey_share = GREY_SHARE if grey_share is None else float(grey_share)
+        grey_share = 0.0 if split != "train" else GREY_SHARE if grey_share is None else float(grey_share)
         if not 0.0 <= grey_share <= 1.0:
             raise ValueError(f"grey_share is a fraction of the images, between 0 and 1; got {grey_share}")
         rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style)])

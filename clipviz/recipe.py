@@ -130,15 +130,15 @@ class TrainConfig:
     #   and retrieving with the analogies instead scores no better (0.859 against 0.890, seed 4). The image tower is
     #   what puts a purple cross among the purple circles and stars. Large shapes miss more than small (0.861 / 0.921).
     #   FLIP's patch dropout (open_clip's PatchDropout; Li et al. 2023, arXiv 2212.00794), half of the 16 patches kept
-    #   in training: 0.67x the time, but seen 0.629 / 0.772 and held-out 0.323 / 0.525 at seeds 1 / 4 (positions and
-    #   shapes go with the patches); its last 300 steps unmasked (FLIP's unmasking tuning): seen 0.600, held-out
-    #   0.526 at seed 1; a quarter dropped: 0.9x the time, seen 0.961, held-out 0.848 at seed 1. Sixteen patches are
-    #   too few to drop.
-    #   A third vision layer (1.35x the time on one thread): held-out 0.887 / 0.937 / 0.949 / 0.830 / 0.955 at seeds
-    #   0-4, zero-shot shape 0.936-0.985, zero-shot held-out colour+shape 0.847-0.957: no better at the worst seed
-    #   and wider apart (seed 3 also misses positions: seen 0.969), and slower. Its photo+sketch model at seed 0:
-    #   sketches 0.935, seen photos 0.996, paintings 0.908. With 1,250 steps (about today's time) seed 0 had not yet
-    #   learned where things are (seen 0.874, held-out 0.720); seed 2 0.945; with captions naming positions 70 % of
+    #   in training: 64.6 s (runs of today's cost took 96-104 s that hour, one thread, two runs at a time), but seen
+    #   0.629 / 0.772 and held-out 0.323 / 0.525 at seeds 1 / 4 (positions and shapes go with the patches); its last 300
+    #   steps unmasked (FLIP's unmasking tuning): seen 0.600, held-out 0.526 at seed 1; a quarter dropped: 86.7 s, seen
+    #   0.961, held-out 0.848 at seed 1. Sixteen patches are too few to drop.
+    #   A third vision layer (129-130 s a run against 96-104 s for today's cost that hour, about 1.3x): held-out 0.887 /
+    #   0.937 / 0.949 / 0.830 / 0.955 at seeds 0-4, zero-shot shape 0.936-0.985, zero-shot held-out colour+shape
+    #   0.847-0.957: no better at the worst seed and wider apart (seed 3 also misses positions: seen 0.969), and slower.
+    #   Its photo+sketch model at seed 0: sketches 0.935, seen photos 0.996, paintings 0.908. With 1,250 steps (about
+    #   today's time) seed 0 had not yet learned where things are (seen 0.874, held-out 0.720); seed 2 0.945; with captions naming positions 70 % of
     #   the time too, held-out 0.804 / 0.902 at seeds 0 / 4.
     #   Position is learned late: captions naming it 70 % of the time instead of 40 % (captions.MENTION_P) fix the
     #   half-length run's seen photos (850 steps, seeds 0 / 2: seen 0.968 / 0.979 against 0.975 / 0.855, held-out
