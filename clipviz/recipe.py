@@ -138,8 +138,8 @@ class TrainConfig:
     #   0.937 / 0.949 / 0.830 / 0.955 at seeds 0-4, zero-shot shape 0.936-0.985, zero-shot held-out colour+shape
     #   0.847-0.957: no better at the worst seed and wider apart (seed 3 also misses positions: seen 0.969), and slower.
     #   Its photo+sketch model at seed 0: sketches 0.935, seen photos 0.996, paintings 0.908. With 1,250 steps (about
-    #   today's time) seed 0 had not yet learned where things are (seen 0.874, held-out 0.720); seed 2 0.945; with captions naming positions 70 % of
-    #   the time too, held-out 0.804 / 0.902 at seeds 0 / 4.
+    #   today's time) seed 0 had not yet learned where things are (seen 0.874, held-out 0.720); seed 2 0.945; with
+    #   captions naming positions 70 % of the time too, held-out 0.804 / 0.902 at seeds 0 / 4.
     #   Position is learned late: captions naming it 70 % of the time instead of 40 % (captions.MENTION_P) fix the
     #   half-length run's seen photos (850 steps, seeds 0 / 2: seen 0.968 / 0.979 against 0.975 / 0.855, held-out
     #   0.868 / 0.811 against 0.852 / 0.704), but at 1,700 steps held-out is 0.898 / 0.910 at seeds 2 / 4 and the
