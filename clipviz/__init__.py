@@ -41,7 +41,7 @@ from .pretrained import PretrainedUnavailable, choose_precision, load_clip, pret
 from .projection import project
 from .similarity import DiagonalStats, diagonal_stats, modality_gap, similarity_matrix
 from .train import Event, History, TrainConfig, TrainingDiverged, fast_mode, recipe, train
-from .zeroshot import (ZeroShotClassifier, caption_accuracy, prompt_embeddings, template_classifiers,
+from .zeroshot import (ZeroShotClassifier, caption_accuracy, fill_template, prompt_embeddings, template_classifiers,
                        zero_shot_classifier)
 
 __all__ = [
@@ -53,7 +53,8 @@ __all__ = [
     # the CLIP ideas
     "encode_images", "encode_texts", "encode_folder", "load_image", "similarity_matrix", "diagonal_stats",
     "DiagonalStats", "contrastive_loss", "ContrastiveLoss",
-    "prompt_embeddings", "zero_shot_classifier", "template_classifiers", "ZeroShotClassifier", "caption_accuracy",
+    "prompt_embeddings", "fill_template", "zero_shot_classifier", "template_classifiers", "ZeroShotClassifier",
+    "caption_accuracy",
     "modality_gap", "project",
     # training and checkpoints
     "train", "TrainConfig", "recipe", "fast_mode", "History", "Event", "TrainingDiverged",

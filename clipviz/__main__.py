@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .data import STYLES
+from .data import GREY_SHARE, STYLES
 from .model import PRESETS, available_devices, device_problem
 
 
@@ -27,6 +27,7 @@ def _train(args) -> int:
     # a mix of styles when asked: this fraction of the training images drawn as sketches
     mix = dict(style="mixed", sketch_share=args.sketch_share) if args.sketch_share else {}
     data = world.dataset("train", n=config.train_images, grey_share=args.grey_share, **mix)
+    grey_share = GREY_SHARE[data.style] if args.grey_share is None else args.grey_share
     bundle = mini_clip(args.preset, seed=args.seed, device=args.device)
     print(f"training {bundle} on {len(data)} shapes-world pairs with {config}", flush=True)
     history = train(bundle, data, config, seed=args.seed)
@@ -41,7 +42,7 @@ def _train(args) -> int:
     save_checkpoint(bundle, args.out, **{**dataclasses.asdict(config), "preset": args.preset, "seed": args.seed,
                                          "world_seed": world.seed,
                                          "steps": len(history.step), "sketch_share": args.sketch_share or 0.0,
-                                         "grey_share": args.grey_share or 0.0,
+                                         "grey_share": grey_share,
                                          "seen_top1": seen, "heldout_top1": heldout, "sketch_top1": sketch})
     print(f"saved {args.out}")
     return 0
@@ -120,8 +121,8 @@ def main(argv=None) -> int:
     t.add_argument("--sketch-share", type=float, default=None,
                    help="train on photos and sketches: this fraction (0 to 1) drawn as sketches (default: photos only)")
     t.add_argument("--grey-share", type=float, default=None,
-                   help="the experiment: this fraction (0 to 1) of the training pictures black and white, their "
-                        "captions naming no colour (default: none)")
+                   help="this fraction (0 to 1) of the training pictures black and white, their captions naming no "
+                        "colour (default: a tenth of photos; none with --sketch-share; 0 for none)")
     t.add_argument("--mask-false-negatives", action=argparse.BooleanOptionalAction, default=None,
                    help="the experiment: leave a caption out of the softmax of other pictures it is true of, using the "
                         "world's ground truth, which web-scale CLIP does not have (default: off, CLIP's own loss)")

@@ -40,8 +40,8 @@ STYLE_SHARE = 0.25  # share of captions that say the picture's style
 # section 3.1.4). On the web, a round orange thing is often captioned "an orange": the fruit. Here a FRUIT_SHARE
 # of the orange circles' captions say just that, so the word *orange* names a colour after "a", "an" or "the
 # colour" and before a noun, and a thing (an orange circle) when it stands alone as the noun. A prompt that
-# leaves it alone ("a photo of a orange") then reads the fruit, and misses orange squares; one that gives the
-# colour reading ("something orange", "a orange shape") finds them all. No new word enters the vocabulary.
+# leaves it alone ("a photo of an orange") then reads the fruit, and misses orange squares; one that gives the
+# colour reading ("something orange", "an orange shape") finds them all. No new word enters the vocabulary.
 # Measured (issue 19; 1,700 steps, seed 0, 1,200 photos of every composition, the six colours as labels):
 # without these captions every template scores 1.000; with FRUIT_SHARE 0.3, "a photo of a {}" 0.942 (0.515 on
 # orange things that are not circles), "something {}" 1.000, their eight-template ensemble 0.992.
@@ -49,8 +49,13 @@ FRUIT = ("circle", "orange")  # the (shape, colour) that "an orange" names
 FRUIT_SHARE = 0.3  # share of orange circles' captions that are "an orange" (in a frame, maybe with where it is)
 
 
+def a_or_an(words: str) -> str:
+    """The indefinite article the words take, as the captions write it: "an" before a vowel ("an orange"), else "a"."""
+    return "an" if words[:1].lower() in tuple("aeiou") else "a"
+
+
 def _article(words: str) -> str:
-    return ("an " if words[0] in "aeiou" else "a ") + words
+    return f"{a_or_an(words)} {words}"
 
 
 def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",

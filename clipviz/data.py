@@ -66,15 +66,18 @@ PHOTO_EDGE = 0.6  # how much the edge darkens the photo (0 for none)
 DRAWN_SHADOW = 0.3  # how much a sketch's or a painting's shadow darkens the paper or canvas
 SKETCH_SHARE = 0.2  # sketches in a "mixed" set unless told otherwise: the shipped mixed model's share
 # Black-and-white pictures. Some photos on the web are black and white, and their alt-text cannot name a colour they
-# do not show. `dataset("train", grey_share=...)` turns that share of the training pictures grey (their luminance,
-# ITU-R BT.601 weights, as Pillow's convert("L")) and captions them without a colour word: "a cross on the left".
-# Such a picture teaches *cross* from its shape alone. Measured (issue 18; the recipe with grey_share 0.1, world seed
-# 0, training seeds 0-4, one thread per run, 2-core Intel Xeon): held-out caption top-1 0.959 / 0.951 / 0.964 /
-# 0.947 / 0.883 against 0.932 / 0.915 / 0.909 / 0.929 / 0.890 without; the purple cross, the usual miss, 0.84-0.94
-# against 0.66-0.89 (a prototype of this code; this code itself, seeds 0 / 2: 0.961 / 0.956). Not yet in the shipped
-# recipe: seed 4 still misses, chapter 06's "an orange" reading fades, and the photo+sketch model needs a smaller
-# share (a tenth cost it seen photos, a twentieth did not; recipe.py's notes).
-GREY_SHARE = 0.0  # black-and-white training pictures unless told otherwise
+# do not show. A GREY_SHARE of the training pictures is grey (their luminance, ITU-R BT.601 weights, as Pillow's
+# convert("L")), captioned without a colour word: "a cross on the left". Such a picture teaches *cross* from its shape
+# alone, so the image tower learns shape apart from colour: held-out compositions are a known shape in a known colour.
+# Measured (issue 18; the recipe, world seed 0, one thread per run, 2-core Intel Xeon; recipe.py's notes): photo
+# model, held-out caption top-1 at training seeds 0-7 0.959 / 0.951 / 0.964 / 0.947 / 0.883 / 0.959 / 0.963 / 0.946
+# with a tenth grey, 0.932 / 0.915 / 0.909 / 0.929 / 0.890 / 0.877 / 0.947 / 0.851 without; on world seed 1 (seeds
+# 0 / 1) 0.950 / 0.954 against 0.808 / 0.917. The photo+sketch model gets none: its sketches already show shape with
+# little colour, and grey cost it at some seeds. A tenth cost it seen photos (0.966 / 0.979 at seeds 0 / 1); a
+# twentieth raised seeds 0 / 1 (seen photos 0.986 / 0.988, sketches 0.916 / 0.939) but at seed 2 the model had not
+# learned positions (seen photos 0.878, sketches 0.677: `python -m clipviz bench --seeds 3`, 2026-12-05), where
+# without grey it meets both bars at seeds 0-4 (README). Sketch-only training is untried with grey.
+GREY_SHARE = {"photo": 0.1, "sketch": 0.0, "mixed": 0.0}  # by training style, unless told otherwise
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # luminance of red, green and blue (ITU-R BT.601)
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
 # (circle) gets two colours no colour-vision deficiency confuses (red and blue), so a colour-blind student
@@ -105,10 +108,12 @@ class ImageTextPairs:
     world: "ShapesWorld | None" = field(default=None, repr=False)
     mentions: list[Attributes] | None = field(default=None, repr=False)  # what each caption says; None: all of it
     styles: list[str] | None = field(default=None, repr=False)  # how each image is drawn; None: all in `style`
+    grey: list[bool] | None = field(default=None, repr=False)  # which images are black and white; None: none
 
     def __post_init__(self):
         self.mentions = list(self.attributes) if self.mentions is None else self.mentions
         self.styles = [self.style] * len(self.captions) if self.styles is None else self.styles
+        self.grey = [False] * len(self.captions) if self.grey is None else self.grey
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -122,7 +127,8 @@ class ImageTextPairs:
         styles = [self.styles[i] for i in idx]
         style = styles[0] if len(set(styles)) == 1 else "mixed"
         return ImageTextPairs(self.images[idx], [self.captions[i] for i in idx], [self.attributes[i] for i in idx],
-                              self.split, style, self.world, [self.mentions[i] for i in idx], styles)
+                              self.split, style, self.world, [self.mentions[i] for i in idx], styles,
+                              [self.grey[i] for i in idx])
 
     def caption_fits(self) -> torch.Tensor:
         """(N, N) bool: entry [i, j] is True when caption j is true of image i (the diagonal always is)."""
@@ -279,7 +285,8 @@ class ShapesWorld:
             sketches, the rest as photos).
         sketch_share: for style="mixed", the fraction of sketches (default SKETCH_SHARE, 0.2).
         grey_share: for split="train", the fraction of pictures made black and white, their captions naming no
-            colour (default GREY_SHARE, 0). The other pictures and captions are those grey_share=0 gives.
+            colour (default GREY_SHARE[style]: a tenth of photos, none in a "mixed" set; 0 for none). The other
+            pictures and captions are those grey_share=0 gives.
         Returns an ImageTextPairs; the same arguments always give the same one.
         """
         if split not in SPLITS:
@@ -296,7 +303,7 @@ class ShapesWorld:
         if grey_share and split != "train":
             raise ValueError(f"grey_share={grey_share} makes black-and-white training pictures whose captions leave "
                              f"the colour out; the {split!r} split keeps its colours: use it with split='train'")
-        grey_share = 0.0 if split != "train" else GREY_SHARE if grey_share is None else float(grey_share)
+        grey_share = 0.0 if split != "train" else GREY_SHARE[style] if grey_share is None else float(grey_share)
         if not 0.0 <= grey_share <= 1.0:
             raise ValueError(f"grey_share is a fraction of the images, between 0 and 1; got {grey_share}")
         rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style)])
@@ -328,6 +335,7 @@ class ShapesWorld:
                 if where.any():
                     images[torch.from_numpy(where)] = self.render([a for a, w in zip(attributes, where) if w], name, rng)
         # 4) black-and-white pictures, captioned without a colour; a generator of their own leaves the rest as they were
+        is_grey = [False] * n
         if grey_share:
             grey_rng = np.random.default_rng([self.seed, SPLITS.index(split), STYLES.index(style), 2])
             grey = np.flatnonzero(grey_rng.random(n) < grey_share)
@@ -335,7 +343,8 @@ class ShapesWorld:
             images[grey] = (images[grey] * weights).sum(1, keepdim=True).expand(-1, 3, -1, -1)
             for i in grey:
                 captions[i], mentions[i] = alt_text(attributes[i], grey_rng, styles[i], colour_shown=False)
-        return ImageTextPairs(images, captions, attributes, split, style, self, mentions, styles)
+                is_grey[i] = True
+        return ImageTextPairs(images, captions, attributes, split, style, self, mentions, styles, is_grey)
 
     def render(self, attributes: list[Attributes], style: str = "photo",
                rng: np.random.Generator | None = None) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .captions import a_or_an
 from .encode import encode_images, encode_texts
 from .model import ClipBundle
 
@@ -62,6 +63,18 @@ class ZeroShotClassifier:
         return cls(class_emb.T.contiguous(), list(labels), list(templates))  # weights (D, C)
 
 
+ARTICLE = "a(n) {}"  # in a template: the label with the article it takes, "a red shape", "an orange shape"
+
+
+def fill_template(template: str, label: str) -> str:
+    """The prompt: the label written into the template's "{}". Where the template says "a(n) {}", the label gets the
+    article it takes, as every training caption writes it: "a photo of a(n) {}" gives "a photo of an orange" and
+    "a photo of a red". A plain "a {}" is left as written ("a photo of a orange"), as CLIP's own templates are."""
+    if ARTICLE in template:
+        template = template.replace(ARTICLE, f"{a_or_an(label)} {{}}")
+    return template.format(label)
+
+
 def _check_prompts(labels: Sequence[str], templates: Sequence[str]) -> tuple[list[str], list[str]]:
     labels, templates = list(labels), list(templates)
     if not labels:
@@ -77,11 +90,11 @@ def _check_prompts(labels: Sequence[str], templates: Sequence[str]) -> tuple[lis
 def prompt_embeddings(bundle: ClipBundle, labels: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
     """Every label written into every template, embedded once.
 
-    labels: C class names. templates: T format strings with one "{}" for the label.
-    Returns (T, C, D): entry [t, c] is the normalised embedding of templates[t].format(labels[c]).
+    labels: C class names. templates: T format strings with one "{}" for the label ("a(n) {}": with its article).
+    Returns (T, C, D): entry [t, c] is the normalised embedding of fill_template(templates[t], labels[c]).
     """
     labels, templates = _check_prompts(labels, templates)
-    prompts = [t.format(label) for t in templates for label in labels]  # T * C prompts, template-major
+    prompts = [fill_template(t, label) for t in templates for label in labels]  # T * C prompts, template-major
     return encode_texts(bundle, prompts).view(len(templates), len(labels), -1)  # (T, C, D)
 
 

@@ -38,7 +38,7 @@ def test_v1_is_the_old_recipe_with_the_mask():
 def test_the_shipped_model_reads_a_lone_orange_as_the_fruit_and_the_wording_decides(shipped, world):
     from clipviz.bench.zeroshot import ambiguous_word_effects
     figures = ambiguous_word_effects(shipped, world.dataset("all", 300))
-    # "a photo of a orange" asks for the fruit (an orange circle) and misses orange squares; "something orange" does not
+    # "a photo of an orange" asks for the fruit (an orange circle) and misses orange squares; "something orange" does not
     assert figures["orange_non_circle_top1_something"] > 0.9
     assert figures["orange_non_circle_top1_photo_of"] < figures["orange_non_circle_top1_something"] - 0.2
     assert figures["prompt_spread_points"] >= 3 and figures["ensemble_gain_points"] >= 1  # issue 19's thresholds

@@ -118,9 +118,10 @@ def test_contrastive_explorer_counts_false_negatives(untrained, world):
 
 
 def test_black_and_white_pictures_are_captioned_without_a_colour_and_the_rest_are_untouched(world):
-    plain, grey = world.dataset("train", 1500), world.dataset("train", 1500, grey_share=0.2)
+    plain, grey = world.dataset("train", 1500, grey_share=0.0), world.dataset("train", 1500, grey_share=0.2)
     changed = [i for i in range(len(grey)) if not torch.equal(plain.images[i], grey.images[i])]
     assert 0.15 * len(grey) < len(changed) < 0.25 * len(grey)
+    assert [i for i, g in enumerate(grey.grey) if g] == changed and grey.subset(changed).grey == [True] * len(changed)
     for i in changed:
         picture, caption, said = grey.images[i], grey.captions[i], grey.mentions[i]
         assert torch.equal(picture[0], picture[1]) and torch.equal(picture[1], picture[2])  # no colour to see
@@ -133,8 +134,12 @@ def test_black_and_white_pictures_are_captioned_without_a_colour_and_the_rest_ar
     rest = sorted(set(range(len(grey))) - set(changed))
     assert all(plain.captions[i] == grey.captions[i] and plain.mentions[i] == grey.mentions[i] for i in rest)
     assert world.dataset("train", 1500, grey_share=0.2).captions == grey.captions  # reproducible
-    none = world.dataset("train", 1500, grey_share=0.0)
-    assert none.captions == plain.captions and torch.equal(none.images, plain.images)
+    default = world.dataset("train", 1500)  # the recipe's default: a tenth of photos; none among photos and sketches
+    colourless = [i for i, m in enumerate(default.mentions) if m.colour is None and not default.images[i].diff(dim=0).any()]
+    assert 0.06 * len(default) < len(colourless) < 0.14 * len(default)
+    assert colourless == [i for i, g in enumerate(default.grey) if g]
+    assert default.captions == world.dataset("train", 1500, grey_share=0.1).captions
+    assert world.dataset("train", 1500, style="mixed").grey == [False] * 1500
     with pytest.raises(ValueError, match="split='train'"):
         world.dataset("heldout", 10, grey_share=0.1)
     with pytest.raises(ValueError, match="between 0 and 1"):

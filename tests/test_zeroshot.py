@@ -55,6 +55,15 @@ def test_prompt_embeddings_build_every_classifier_from_one_pass(trained):
     assert "ensemble" not in cv.template_classifiers(bundle, LABELS, TEMPLATES[:1])
 
 
+def test_a_n_template_gives_each_label_its_article_and_plain_templates_are_left_as_written(trained):
+    assert cv.fill_template("a photo of a(n) {}", "orange") == "a photo of an orange"
+    assert cv.fill_template("a(n) {} shape", "red") == "a red shape"
+    assert cv.fill_template("a photo of a {}", "orange") == "a photo of a orange"  # as CLIP's own templates
+    bundle = trained[0]
+    emb = cv.prompt_embeddings(bundle, ["orange", "red"], ["a photo of a(n) {}"])  # (1, 2, D)
+    assert torch.allclose(emb[0], cv.encode_texts(bundle, ["a photo of an orange", "a photo of a red"]), atol=1e-6)
+
+
 def test_classifier_accuracy_counts_right_answers(trained, world):
     bundle = trained[0]
     data = world.dataset("test", 60)

@@ -29,7 +29,7 @@ def main():
                        seen=cv.caption_accuracy(photo, seen), held=cv.caption_accuracy(photo, held),
                        sketch=cv.caption_accuracy(photo, sketches), mixed_sketch=cv.caption_accuracy(mixed, sketches),
                        mixed_seen=cv.caption_accuracy(mixed, seen), mixed_held=cv.caption_accuracy(mixed, held))
-        print(f"world seed {seed}:", ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        print(f"world seed {seed}:", ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if not isinstance(v, str)))
 
 
 if __name__ == "__main__":

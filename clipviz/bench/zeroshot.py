@@ -62,9 +62,12 @@ def style_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates
 
 # Chapter 06's wordings for the ambiguous word: the six colours as bare words ("orange"), which the
 # training captions also use for a thing, the fruit (captions.FRUIT). The first four leave the word alone as
-# the noun; the last four give it the colour's reading.
-COLOUR_TEMPLATES = ("a {}", "a photo of a {}", "{}", "an image of a {}",
-                    "something {}", "a {} shape", "a {} thing", "the colour {}")
+# the noun; the last four give it the colour's reading. "a(n) {}" gives each colour its article, as the captions
+# do: "a photo of an orange" is a phrase the captions use for the fruit, while "a photo of a orange" is one no caption
+# has, which a model may read either way (issue 18: the same model read it as the fruit at one training seed and as
+# "something orange" at another; recipe.py's notes).
+COLOUR_TEMPLATES = ("a(n) {}", "a photo of a(n) {}", "{}", "an image of a(n) {}",
+                    "something {}", "a(n) {} shape", "a(n) {} thing", "the colour {}")
 
 
 def colour_readings(bundle: ClipBundle, data, templates=COLOUR_TEMPLATES) -> dict[str, tuple[float, float]]:
@@ -92,7 +95,7 @@ def ambiguous_word_effects(bundle: ClipBundle, photos, templates=COLOUR_TEMPLATE
     return {
         "prompt_spread_points": 100 * (max(single) - min(single)),
         "ensemble_gain_points": 100 * (readings["ensemble"][0] - sum(single) / len(single)),
-        "orange_non_circle_top1_photo_of": readings["a photo of a {}"][1],
+        "orange_non_circle_top1_photo_of": readings["a photo of a(n) {}"][1],
         "orange_non_circle_top1_something": readings["something {}"][1],
         "prompt_effects_measured_on": (f"the photo model, the six colours as bare words, {len(photos)} photos of "
                                        f"every composition, {len(templates)} templates: {', '.join(templates)}"),
