@@ -65,13 +65,14 @@ def test_bench_training_follows_the_recipe(world, monkeypatch):
     import dataclasses
 
     from clipviz.bench import training
-    short = dataclasses.replace(cv.recipe("fast"), steps=60, train_images=1000)  # the recipe the bench must follow
+    short = dataclasses.replace(cv.recipe("fast"), steps=100, train_images=1000)  # the recipe the bench must follow
     asked = []
     monkeypatch.setattr(training, "recipe", lambda name: asked.append(name) or short)
     figures, bundle = training.bench_training(world, torch.device("cpu"), quick=True)
-    assert asked == ["fast"] and figures["train_steps"] == 60
+    assert asked == ["fast"] and figures["train_steps"] == 100
     chance = 1 / len(world.combinations)
-    assert figures["seen_top1"] > 10 * chance  # it learned, even in 60 steps (tests/test_train.py: how far it gets)
+    # it learned, even in 100 steps (0.037 at 60 steps since a tenth of the pictures are grey: positions come later)
+    assert figures["seen_top1"] > 10 * chance
     assert all(0 <= figures[k] <= 1 for k in ("seen_top1", "heldout_top1", "sketch_top1"))
 
 
