@@ -26,7 +26,8 @@ CHANGES = {  # app -> {setting: a value other than the app's first}; cheap to re
     "ContrastiveExplorer": {"N": 4, "scale": 5.0, "view": widgets.ContrastiveExplorer.VIEWS[1], "shuffle": True,
                             "duplicates": True, "alt text": True},
     "TrainingDashboard": {"preset": "small", "batch size": 64, "learning rate": 0.01, "steps": 120,
-                          "learn temperature": False, "skip false negatives": False, "sketches": 0.5},
+                          "learn temperature": False, "skip false negatives": False, "sketches": 0.5,
+                          "black and white": 0.3},
     "BindingExplorer": {"left": "triangle", "left colour": "green", "image 2": "shapes",  # the scene resets ...
                         "caption 1": "a green triangle and a blue circle"},  # ... the captions: order matters
     "HardNegativeDashboard": {"steps": 50, "hard negatives": 32},

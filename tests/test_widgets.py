@@ -177,6 +177,19 @@ def test_dashboard_mixes_sketches_into_training_when_asked(world):
     assert "sketch accuracy" in app.status.value and "trained on 50% sketches" in app.status.value
 
 
+def test_dashboard_trains_on_the_black_and_white_share_it_is_given(world):
+    app = TrainingDashboard(world, n=200)
+    assert app.grey_share.value == cv.data.GREY_SHARE["photo"] and sum(app.data.grey) == sum(
+        world.dataset("train", 200).grey)  # the kit's recipe until told otherwise
+    app.steps.value, app.grey_share.value = 10, 0.5
+    app.start_button.click()
+    app.wait(120)
+    assert app.history.stopped == "finished"
+    assert 60 <= sum(app.data.grey) <= 140  # about half of 200
+    assert all(m.colour is None for m, g in zip(app.data.mentions, app.data.grey) if g)  # captions name no colour
+    assert "50% black and white" in app.status.value
+
+
 def test_dashboard_can_train_with_clips_own_loss(world, monkeypatch):
     import clipviz.widgets.dashboard as dashboard
     seen = []

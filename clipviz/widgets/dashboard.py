@@ -20,7 +20,7 @@ import ipywidgets as W
 
 from .. import plots
 from ..checkpoint import save_checkpoint
-from ..data import ShapesWorld
+from ..data import GREY_SHARE, ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
 from ..similarity import similarity_matrix
@@ -59,7 +59,7 @@ class TrainingDashboard(App):
 
     world: the ShapesWorld to train on. n: training images (default: recipe().train_images).
     settings: settings text from another dashboard's "copy settings" (preset, batch size, learning rate,
-        steps, the checkboxes and the sketch share); Start trains with them.
+        steps, the checkboxes, the sketch share and the black-and-white share); Start trains with them.
     After training, `.bundle` is the trained model and `.history` its History. The status line
     gives the latest loss and accuracies in words, beside the curves.
     """
@@ -72,6 +72,8 @@ class TrainingDashboard(App):
         self.n = n or self.config.train_images
         self.data = world.dataset("train", self.n)
         self._share = 0.0  # the fraction of sketches in self.data
+        shapes = isinstance(world, ShapesWorld)
+        self._grey = GREY_SHARE["photo"] if shapes else None  # the fraction of black-and-white pictures in it
         self.probe = world.dataset("test", probe_size)
         self.bundle, self.history, self._thread, self._stop = None, None, None, threading.Event()
         self._run, self._task, self._taken_over, self._ended = None, None, False, None  # the TrainingRun, what
@@ -89,7 +91,12 @@ class TrainingDashboard(App):
                                                        "true of (off: CLIP's own loss, chapter 03)")
         self.sketch_share = W.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.05, description="sketches",
                                           tooltip="the share of training pictures drawn as sketches (chapter 05)")
-        self.sketch_share.layout.display = None if isinstance(world, ShapesWorld) else "none"  # shapes world only
+        self.grey_share = W.FloatSlider(value=self._grey or 0.0, min=0.0, max=0.5, step=0.05,
+                                        description="black and white", style={"description_width": "initial"},
+                                        tooltip="the share of training pictures in black and white, their captions "
+                                                "naming no colour (chapter 04; the kit's photo model: 0.1)")
+        for slider in (self.sketch_share, self.grey_share):
+            slider.layout.display = None if shapes else "none"  # shapes world only
         self.start_button = W.Button(description="Start", button_style="success", icon="play",
                                      style={"button_color": "#2e7d32"})  # white on it: 5.1:1 (WCAG AA wants 4.5)
         self.start_button.add_class("clipviz-start")
@@ -106,12 +113,14 @@ class TrainingDashboard(App):
         self.stop_button.on_click(self.guarded(lambda button: self.stop()))
         self.save_button.on_click(self.guarded(lambda button: self.save()))
         controls = W.VBox([W.HBox([self.preset, self.batch_size]), W.HBox([self.lr, self.steps]),
-                           W.HBox([self.learn_temperature, self.mask_false_negatives]), self.sketch_share,
+                           W.HBox([self.learn_temperature, self.mask_false_negatives]),
+                           W.HBox([self.sketch_share, self.grey_share]),
                            W.HBox([self.start_button, self.stop_button]),
                            W.HBox([self.save_path, self.save_button])])
         state = {"preset": self.preset, "batch size": self.batch_size, "learning rate": self.lr,
                  "steps": self.steps, "learn temperature": self.learn_temperature,
-                 "skip false negatives": self.mask_false_negatives, "sketches": self.sketch_share}
+                 "skip false negatives": self.mask_false_negatives, "sketches": self.sketch_share,
+                 "black and white": self.grey_share}
         super().__init__([controls, self.status, self.curves.widget, self.matrix.widget], state=state,
                          figure=self.curves)
         self.apply_settings(settings)
@@ -141,12 +150,15 @@ class TrainingDashboard(App):
             raise RuntimeError("training is already running; press Stop first")
         self._stop.clear()
         self._probe_drawn = time.perf_counter()
-        share = self.sketch_share.value if isinstance(self.world, ShapesWorld) else 0.0
-        if share != self._share:  # a new mix: render the training pictures again (a few seconds)
-            self.status.value = f"rendering {self.n} training pictures, {share:.0%} of them sketches ..."
-            self.data = (self.world.dataset("train", self.n, style="mixed", sketch_share=share) if share
-                         else self.world.dataset("train", self.n))
-            self._share = share
+        shapes = isinstance(self.world, ShapesWorld)
+        share = self.sketch_share.value if shapes else 0.0
+        grey = self.grey_share.value if shapes else None
+        if (share, grey) != (self._share, self._grey):  # a new mix: render the training pictures again (seconds)
+            self.status.value = (f"rendering {self.n} training pictures, {share:.0%} of them sketches, "
+                                 f"{grey:.0%} black and white ...")
+            mix = dict(style="mixed", sketch_share=share) if share else {}
+            self.data = self.world.dataset("train", self.n, grey_share=grey, **mix)
+            self._share, self._grey = share, grey
         self.bundle = mini_clip(self.preset.value)
         self.curves.replace(plots.training_figure())
         self.start_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
@@ -230,7 +242,8 @@ class TrainingDashboard(App):
             sketches = ""
             if isinstance(self.world, ShapesWorld):  # robustness: how the mix of styles carries over to sketches
                 accuracy = caption_accuracy(self.bundle, self.world.dataset("test", 200, style="sketch"))
-                sketches = f"; sketch accuracy {accuracy:.0%} (trained on {self._share:.0%} sketches)"
+                sketches = (f"; sketch accuracy {accuracy:.0%} (trained on {self._share:.0%} sketches, "
+                            f"{self._grey:.0%} black and white)")
             ending = "stopped" if self.history.stopped == "callback" else self.history.stopped  # callback: Stop
             self.status.value = (f"device: <b>{self.bundle.device}</b> &nbsp; {ending} after "
                                  f"{len(self.history.step)} steps in {self.history.seconds:.1f} s{sketches}"
