@@ -141,7 +141,7 @@ def trained(world):
     """A tiny CLIP trained briefly (a few seconds), with its history."""
     import clipviz as cv
     bundle = cv.mini_clip("tiny", seed=0, device="cpu")
-    config = cv.TrainConfig(steps=200, batch_size=128, lr=3e-3, warmup=30, eval_every=100)
+    config = cv.TrainConfig(steps=150, batch_size=128, lr=3e-3, warmup=25, eval_every=75)
     history = cv.train(bundle, world.dataset("train", n=3000), config, eval_sets={"seen": world.dataset("test", 240),
                                                   "heldout": world.dataset("heldout", 240)},
                        callbacks=[lambda event: None])

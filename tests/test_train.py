@@ -10,10 +10,10 @@ from clipviz.train import MAX_LOGIT_SCALE, lr_at
 def test_short_training_learns_held_out_compositions(trained, world):
     bundle, history = trained
     chance = 1 / len(world.combinations)
-    assert history.stopped == "finished" and len(history.step) == 200
+    assert history.stopped == "finished" and len(history.step) == 150
     assert history.loss[-1] < history.loss[0] - 1.0  # the contrastive loss fell
-    # held-out compositions, never trained on: far above chance (240-way; 200 steps of alt-text captions, which
-    # name only some attributes, reach about 0.15 here, the full recipe 0.96)
+    # held-out compositions, never trained on: far above chance (240-way; 150 steps of alt-text captions, which
+    # name only some attributes, reach about 0.12 here (0.10 at 120 steps, 0.15 at 200), the full recipe 0.96)
     assert history.heldout_top1[-1] > 15 * chance
     assert history.seen_top1[-1] > history.seen_top1[0] or history.seen_top1[0] > 0.5
     assert cv.caption_accuracy(bundle, world.dataset("heldout", 300)) > 15 * chance
