@@ -253,9 +253,10 @@ class TrainConfig:
     #   for the reading with 16-pixel patches, none enough at seed 0: FRUIT_SHARE 0.5 (spread 1.1), no grey pictures
     #   (2.3; seeds 3 / 4 then fail zero-shot shape 0.919 and held-out 0.924), grey orange circles captioned as the
     #   fruit too (1.2), batch 80 for 1,700 steps (0.49 of the time: seeds 0 / 4 held-out 0.934 / 0.943, spread 0.4 /
-    #   0.2). The reading needs the training that the half time takes away. So the half time is in reach with a cheaper model, at the price of one lesson; that trade is
-    #   the team's to make (issue 18 stays open). Also tried: captions naming positions always for the first half of
-    #   850 steps, then as usual (8-pixel patches, seed 1): 0.967 / 0.855 / 0.894 / 0.848.
+    #   0.2). The reading needs the training that the half time takes away. So the half time is in reach with a
+    #   cheaper model, at the price of one lesson; that trade is the team's to make (issue 18 stays open). Also
+    #   tried: captions naming positions always for the first half of 850 steps, then as usual (8-pixel patches,
+    #   seed 1): 0.967 / 0.855 / 0.894 / 0.848.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
