@@ -70,9 +70,9 @@ SKETCH_SHARE = 0.2  # sketches in a "mixed" set unless told otherwise: the shipp
 # convert("L")), captioned without a colour word: "a cross on the left". Such a picture teaches *cross* from its shape
 # alone, so the image tower learns shape apart from colour: held-out compositions are a known shape in a known colour.
 # Measured (issue 18; the recipe, world seed 0, 2-core Intel Xeon; recipe.py's notes): photo model, held-out caption
-# top-1 at training seeds 0-7 0.961 / 0.955 / 0.956 (this code, `python -m clipviz bench --seeds 3`) / 0.947 / 0.883
-# (a prototype of it with other random draws, one thread per run) / 0.959 / 0.963 / 0.946 (this code, one thread) with
-# a tenth grey, 0.932 / 0.915 / 0.909 / 0.929 / 0.890 / 0.877 / 0.947 / 0.851 without; on world seed 1 (seeds 0 / 1,
+# top-1 at training seeds 0-7 0.961 / 0.955 / 0.956 (this code, `python -m clipviz bench --seeds 3`) / 0.962 / 0.945 /
+# 0.959 / 0.963 / 0.946 (this code, one thread per run; a prototype with other random draws gave 0.947 / 0.883 at seeds
+# 3 / 4) with a tenth grey, 0.932 / 0.915 / 0.909 / 0.929 / 0.890 / 0.877 / 0.947 / 0.851 without; on world seed 1 (seeds 0 / 1,
 # the prototype) 0.950 / 0.954 against 0.808 / 0.917. The photo+sketch model gets none: its sketches already show
 # shape with little colour, and grey cost it at some seeds. A tenth (the prototype) cost it seen photos (0.966 / 0.979
 # at seeds 0 / 1); a
