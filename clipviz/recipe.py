@@ -247,9 +247,9 @@ class TrainConfig:
     #   meanings. "A photo of an orange" calls 0.95-1.0 of the orange things that are not circles orange, the "orange"
     #   spread is 0.0-0.6 points and the mean probability of "orange" on them is 0.89-0.99 under all eight wordings (the
     #   shipped model: 0.57-0.99), so issue 19's bars (spread >= 3, ensemble gain >= 1) fail. The text tower still reads
-    #   the fruit (cosine 0.968 between "a photo of an orange" and "a photo of an orange circle" at seed 4, 1,500 steps; two
-    #   layers, 1,250 steps, seed 3: 0.958; the shipped model 0.999): what changes is where the pictures of orange stars and
-    #   triangles lie (below).
+    #   the fruit (cosine 0.968 between "a photo of an orange" and "a photo of an orange circle" at seed 4, 1,500
+    #   steps; two layers, 1,250 steps, seed 3: 0.958; the shipped model 0.999): what changes is where the pictures of
+    #   orange stars and triangles lie (below).
     #   Two text layers keep the reading, but weaker with 16-pixel patches, and it grows with training: spread 1.4 / 1.2
     #   / 1.4 / 0.4 / 2.3 at seeds 0-4 with 1,300 steps, 3.1 / 1.0 at seeds 0 / 2 with 1,700 (ensemble gain 0.85 / 0.33;
     #   the shipped model 4.6 / 1.5). The image tower is why: with 8-pixel patches orange triangles and stars lie nearer
