@@ -71,14 +71,14 @@ SKETCH_SHARE = 0.2  # sketches in a "mixed" set unless told otherwise: the shipp
 # alone, so the image tower learns shape apart from colour: held-out compositions are a known shape in a known colour.
 # Measured (issue 18; the recipe, world seed 0, 2-core Intel Xeon; recipe.py's notes): photo model, held-out caption
 # top-1 at training seeds 0-7 0.961 / 0.955 / 0.956 (this code, `python -m clipviz bench --seeds 3`) / 0.962 / 0.945 /
-# 0.959 / 0.963 / 0.946 (this code, one thread per run; a prototype with other random draws gave 0.947 / 0.883 at seeds
-# 3 / 4) with a tenth grey, 0.932 / 0.915 / 0.909 / 0.929 / 0.890 / 0.877 / 0.947 / 0.851 without; on world seed 1 (seeds 0 / 1,
-# the prototype) 0.950 / 0.954 against 0.808 / 0.917. The photo+sketch model gets none: its sketches already show
-# shape with little colour, and grey cost it at some seeds. A tenth (the prototype) cost it seen photos (0.966 / 0.979
-# at seeds 0 / 1); a
-# twentieth raised seeds 0 / 1 (seen photos 0.986 / 0.988, sketches 0.916 / 0.939) but at seed 2 the model had not
-# learned positions (seen photos 0.878, sketches 0.677: `python -m clipviz bench --seeds 3`, 2026-12-05), where
-# without grey it meets both bars at seeds 0-4 (README). Sketch-only training is untried with grey.
+# 0.959 / 0.963 / 0.946 (this code, one thread per run; a prototype with other random draws gave 0.947 / 0.883 at
+# seeds 3 / 4) with a tenth grey, 0.932 / 0.915 / 0.909 / 0.929 / 0.890 / 0.877 / 0.947 / 0.851 without; on world seed
+# 1 (seeds 0 / 1, the prototype) 0.950 / 0.954 against 0.808 / 0.917. The photo+sketch model gets none: its sketches
+# already show shape with little colour, and grey cost it at some seeds. A tenth (the prototype) cost it seen photos
+# (0.966 / 0.979 at seeds 0 / 1); a twentieth raised seeds 0 / 1 (seen photos 0.986 / 0.988, sketches 0.916 / 0.939)
+# but at seed 2 the model had not learned positions (seen photos 0.878, sketches 0.677: `python -m clipviz bench
+# --seeds 3`, 2026-12-05), where without grey it meets both bars at seeds 0-4 (README). Sketch-only training is
+# untried with grey.
 GREY_SHARE = {"photo": 0.1, "sketch": 0.0, "mixed": 0.0}  # by training style, unless told otherwise
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # luminance of red, green and blue (ITU-R BT.601)
 # Never shown in training: one composition per colour, covering every shape. The shape that comes twice
