@@ -257,13 +257,14 @@ class TrainConfig:
     #   them called orange), with 16-pixel patches just on the orange side (+0.036 / +0.064, 83 % / 82 %). Tried for the
     #   reading with 16-pixel patches, none enough at seed 0: FRUIT_SHARE 0.5 (spread 1.1), no grey pictures (2.3; seeds
     #   3 / 4 then fail zero-shot shape 0.919 and held-out 0.924), grey orange circles captioned as the fruit too (1.2),
-    #   batch 80 for 1,700 steps (0.49 of the time: seeds 0 / 4 held-out 0.934 / 0.943, spread 0.4 / 0.2). The reading
-    #   needs the training that the half time takes away. With one text layer (1,300 steps, seed 0) none of these
-    #   brought it back either: weight decay 0.2 (spread 0.3), a full caption a tenth of the time instead of a quarter
-    #   (0.2), three tenths of the photos grey (0.7), captions naming the colour 75 / 60 / 50 % of the time instead of
-    #   90 % (2.8 / 0.5 / 2.6: noise, no trend). So the half time is in reach with a cheaper model, at the price of one
-    #   lesson; that trade is the team's to make (issue 18 stays open). Also tried: captions naming positions always for
-    #   the first half of 850 steps, then as usual (8-pixel patches, seed 1): 0.967 / 0.855 / 0.894 / 0.848.
+    #   batch 80 for 1,700 steps (about 0.49 of the time by step time: seeds 0 / 4 held-out 0.934 / 0.943, spread 0.4 /
+    #   0.2). The reading needs the training that the half time takes away. With one text layer (1,300 steps, seed 0)
+    #   none of these brought it back either: weight decay 0.2 (spread 0.3), a full caption a tenth of the time instead
+    #   of a quarter (0.2), three tenths of the photos grey (0.7), captions naming the colour 75 / 60 / 50 % of the time
+    #   instead of 90 % (2.8 / 0.5 / 2.6: noise, no trend). So the half time is in reach with a cheaper model, at the
+    #   price of one lesson; that trade is the team's to make (issue 18 stays open). Also tried: captions naming
+    #   positions always for the first half of 850 steps, then as usual (8-pixel patches, seed 1): 0.967 / 0.855 / 0.894
+    #   / 0.848.
     #   Today's recipe (8-pixel patches, a tenth grey, 1,700 steps) at seeds 3 / 4, this code: 0.994 / 0.962 / 0.988 /
     #   0.970 and 0.991 / 0.945 / 0.982 / 0.952, "orange" spread 6.1 / 6.9, ensemble gain 1.8 / 2.7 (the prototype's
     #   seed 4, 0.883 held-out, was its own random draws).
