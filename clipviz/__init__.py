@@ -40,7 +40,7 @@ from .model import PRESETS, ClipBundle, MiniClipConfig, available_models, mini_c
 from .pretrained import PretrainedUnavailable, choose_precision, load_clip, pretrained_cached
 from .projection import project
 from .similarity import DiagonalStats, diagonal_stats, modality_gap, similarity_matrix
-from .train import Event, History, TrainConfig, TrainingDiverged, fast_mode, recipe, train
+from .train import Event, History, TrainConfig, TrainingDiverged, fast_mode, recipe, recipe_for, train
 from .zeroshot import (ZeroShotClassifier, caption_accuracy, fill_template, prompt_embeddings, template_classifiers,
                        zero_shot_classifier)
 
@@ -57,7 +57,7 @@ __all__ = [
     "caption_accuracy",
     "modality_gap", "project",
     # training and checkpoints
-    "train", "TrainConfig", "recipe", "fast_mode", "History", "Event", "TrainingDiverged",
+    "train", "TrainConfig", "recipe", "recipe_for", "fast_mode", "History", "Event", "TrainingDiverged",
     "save_checkpoint", "load_checkpoint", "CheckpointError", "ASSETS", "SHIPPED",
     # notebooks
     "exercises", "load_photos",

@@ -18,11 +18,11 @@ def _train(args) -> int:
     import dataclasses
 
     from . import ShapesWorld, caption_accuracy, mini_clip, save_checkpoint, train
-    from .train import recipe
+    from .recipe import recipe_for
 
     changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_images=args.n,
                                      mask_false_negatives=args.mask_false_negatives).items() if v is not None}
-    config = dataclasses.replace(recipe("fast" if args.fast else "normal"), **changes)
+    config = dataclasses.replace(recipe_for(args.preset, fast=args.fast), **changes)  # the coarse preset: 1,300 steps
     world = ShapesWorld(seed=args.seed if args.world_seed is None else args.world_seed)
     # a mix of styles when asked: this fraction of the training images drawn as sketches
     mix = dict(style="mixed", sketch_share=args.sketch_share) if args.sketch_share else {}
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
                    help="the model's initial weights and batch order, and the world's pictures unless --world-seed")
     t.add_argument("--world-seed", type=int, default=None,
                    help="the shapes world's seed (default: --seed); the bench's training seeds keep world seed 0")
-    t.add_argument("--fast", action="store_true", help="start from the fast recipe (cv.recipe('fast'))")
+    t.add_argument("--fast", action="store_true",
+                   help="start from the fast recipe (cv.recipe('fast')), not the preset's own (cv.recipe_for(preset))")
     t.add_argument("--n", type=int, default=None, help="training images (default: the recipe's train_images)")
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--batch-size", type=int, default=None)

@@ -22,7 +22,7 @@ import torch
 from .data import Attributes, ImageTextPairs, attribute_codes, fits_from_codes
 from .encode import tokenize
 from .model import ClipBundle
-from .recipe import RECIPES, TrainConfig, fast_mode, recipe  # noqa: F401 -- re-exported: the recipe lives there
+from .recipe import RECIPES, TrainConfig, fast_mode, recipe, recipe_for  # noqa: F401 -- re-exported: the recipe lives there
 from .train_common import History, TrainingDiverged, _batch_loss  # shared with train_gpu.py, so they live below both
 from .zeroshot import caption_accuracy
 

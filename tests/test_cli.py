@@ -31,6 +31,18 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path):
     assert bundle.name == "clipviz-tiny"
 
 
+def test_train_command_starts_a_preset_from_its_own_recipe(tmp_path, monkeypatch, capsys):
+    import sys
+    from clipviz.__main__ import main
+    recipes = sys.modules["clipviz.recipe"].RECIPES  # the coarse recipe, shortened: its steps show it was used
+    monkeypatch.setitem(recipes, "coarse", cv.TrainConfig(steps=12, batch_size=32, train_images=200, eval_every=0))
+    out = tmp_path / "coarse.pt"
+    assert main(["train", "--preset", "coarse", "--out", str(out)]) == 0
+    meta = torch.load(out, weights_only=True)["metadata"]
+    assert meta["preset"] == "coarse" and meta["steps"] == 12 and meta["train_images"] == 200
+    assert cv.load_checkpoint(out).name == "clipviz-coarse"
+
+
 def test_unknown_preset_lists_the_choices(tmp_path, capsys):
     from clipviz.__main__ import main  # in this process: the subprocess above already tests `python -m clipviz`
     with pytest.raises(SystemExit) as exit_:
@@ -67,9 +79,9 @@ def test_bench_training_follows_the_recipe(world, monkeypatch):
     from clipviz.bench import training
     short = dataclasses.replace(cv.recipe("fast"), steps=100, train_images=1000)  # the recipe the bench must follow
     asked = []
-    monkeypatch.setattr(training, "recipe", lambda name: asked.append(name) or short)
+    monkeypatch.setattr(training, "recipe_for", lambda preset, fast=None: asked.append((preset, fast)) or short)
     figures, bundle = training.bench_training(world, torch.device("cpu"), quick=True)
-    assert asked == ["fast"] and figures["train_steps"] == 100
+    assert asked == [("tiny", True)] and figures["train_steps"] == 100  # the tiny preset's recipe, made fast
     chance = 1 / len(world.combinations)
     # it learned, even in 100 steps (0.037 at 60 steps since a tenth of the pictures are grey: positions come later)
     assert figures["seen_top1"] > 10 * chance

@@ -142,8 +142,23 @@ def test_the_recipe_has_one_home(monkeypatch):
     assert not cv.fast_mode() and cv.recipe() == cv.recipe("normal") == cv.TrainConfig()
     assert cv.recipe("fast").steps < cv.recipe("normal").steps
     assert not any(cv.recipe(name).mask_false_negatives for name in ("fast", "normal", "gpu"))  # CLIP's own loss
-    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'gpu', 'normal'\]"):
+    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['coarse', 'fast', 'gpu', 'normal'\]"):
         cv.recipe("slow")
+
+
+def test_the_coarse_preset_trains_with_its_own_recipe_and_learns(world, monkeypatch):
+    monkeypatch.setenv("CLIPVIZ_FAST", "0")
+    assert cv.recipe_for("coarse") == cv.recipe("coarse") and cv.recipe_for("tiny") == cv.recipe("normal")
+    assert cv.recipe("coarse").steps < cv.recipe("normal").steps  # fewer steps, each cheaper (the bench times it)
+    assert cv.recipe_for("coarse", fast=True) == cv.recipe("fast")
+    monkeypatch.setenv("CLIPVIZ_FAST", "1")
+    assert cv.recipe_for("coarse") == cv.recipe("fast") == cv.recipe_for("tiny")
+    bundle = cv.mini_clip("coarse", seed=0, device="cpu")
+    assert tuple(bundle.model.visual.patch_size) == (16, 16) and len(bundle.model.transformer.resblocks) == 1
+    config = cv.TrainConfig(steps=150, batch_size=128, lr=3e-3, warmup=25, eval_every=0)
+    history = cv.train(bundle, world.dataset("train", n=3000), config, callbacks=[lambda event: None])
+    assert history.stopped == "finished" and history.loss[-1] < history.loss[0] - 1.0
+    assert cv.caption_accuracy(bundle, world.dataset("heldout", 300)) > 15 / len(world.combinations)
 
 
 def test_batches_mark_the_captions_true_of_other_pictures(world):

@@ -160,6 +160,18 @@ def test_dashboard_start_trains_and_stop_stops(world, tmp_path):
     assert app.message.value == ""
 
 
+def test_dashboard_steps_follow_a_preset_with_a_recipe_of_its_own(world, monkeypatch):
+    app = TrainingDashboard(world, n=64)
+    monkeypatch.setenv("CLIPVIZ_FAST", "0")  # outside fast mode the coarse preset trains fewer steps than tiny
+    app.preset.value = "coarse"
+    assert app.steps.value == cv.recipe("coarse").steps and "coarse preset trains 1,300 steps" in app.status.value
+    app.preset.value = "tiny"
+    assert app.steps.value == cv.recipe("normal").steps
+    app.steps.value = 300  # the student's own choice stays between presets that share the recipe
+    app.preset.value = "small"
+    assert app.steps.value == 300 and app.message.value == ""
+
+
 def test_prompt_update_benchmark_times_real_redraws(trained, world):
     figures = bench_prompt_update(trained[0], world, quick=True)
     assert 0 < figures["prompt_update_ms"] < 10_000  # a number of milliseconds, not NaN: every edit redrew

@@ -24,6 +24,7 @@ from ..data import GREY_SHARE, ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
 from ..similarity import similarity_matrix
+from ..recipe import PRESET_RECIPES, recipe_for
 from ..train import TrainConfig, TrainingRun, fast_mode, recipe
 from ..zeroshot import caption_accuracy
 from .base import App, LiveFigure
@@ -109,6 +110,7 @@ class TrainingDashboard(App):
         self.curves = LiveFigure(plots.training_figure())
         self.curves.widget.add_class("clipviz-loss")
         self.matrix = LiveFigure(self._probe_figure(None, "probe batch before training"))
+        self.preset.observe(self.guarded(self._preset_changed), names="value")
         self.start_button.on_click(self.guarded(lambda button: self.start()))
         self.stop_button.on_click(self.guarded(lambda button: self.stop()))
         self.save_button.on_click(self.guarded(lambda button: self.save()))
@@ -124,6 +126,15 @@ class TrainingDashboard(App):
         super().__init__([controls, self.status, self.curves.widget, self.matrix.widget], state=state,
                          figure=self.curves)
         self.apply_settings(settings)
+
+    def _preset_changed(self, change) -> None:
+        """To or from a preset with a recipe of its own (the coarse one: 1,300 steps), the steps follow its recipe."""
+        if {change["old"], change["new"]} & set(PRESET_RECIPES):
+            steps = recipe_for(change["new"]).steps
+            if steps != self.steps.value:
+                self.steps.value = steps
+                self.status.value = (f"device: <b>{pick_device()}</b> &nbsp; the {change['new']} preset trains "
+                                     f"{steps:,} steps (its recipe)")
 
     def _probe_similarity(self, bundle):
         """(P, P) cosines of the probe batch under `bundle` (zeros before there is a model)."""
