@@ -272,18 +272,19 @@ class TrainConfig:
     #   other ways to a cheaper image tower, none as good as 16-pixel patches. Step times (2 threads, medians of three
     #   100-step runs, today's 34.1 ms): one vision layer and one text layer 0.592, vision width 32 with one text layer
     #   0.576, 16-pixel patches with one text layer 0.513; 24-pixel pictures (3x3 patches) 24.2 ms with two text layers
-    #   and 20.1 ms with one (0.71 / 0.59 of today's, timed in another run). Accuracy, seeds 0 / 1 (seen / held-out / zero-shot shape / colour+shape):
-    #   one vision layer 0.795 / 0.662 / 0.881 / 0.806 and 0.953 / 0.867 / 0.911 / 0.847; vision width 32 0.971 /
-    #   0.932 / 0.927 / 0.926 and 0.968 / 0.908 / 0.912 / 0.890; 24-pixel pictures 0.979 / 0.868 / 0.896 / 0.867 and
-    #   0.979 / 0.761 / 0.808 / 0.793. For the "orange" reading with 16-pixel patches and one text layer (seed 0):
-    #   photo colours jittered by a random gain per channel (sigma 0.08 / 0.15) spread 0.5 / 1.6 points; vision width 32
-    #   1.0 / 1.5 at seeds 0 / 1. The domain words do not take over the prompt effect on that model either: its
-    #   photo+sketch model's shape accuracy on sketches spreads 3.0 / 1.7 points over nine templates at seeds 0 / 1,
-    #   ensemble gain 0.46 / 0.57. Why the fruit is fragile: the fruit and the colour share the colour, so "a photo of
-    #   an orange" misses orange stars only where the image tower weighs their shape above their colour, which the
-    #   8-pixel model does and the 16-pixel one does not (CLIP's "crane" names a bird and a machine that look nothing
-    #   alike). So the cheaper model is a preset of its own, "coarse", with recipe("coarse") (1,300 steps), and the
-    #   bench times it beside the kit's (coarse_train_time_ratio_vs_v1); the kit's default stays "tiny".
+    #   and 20.1 ms with one (0.71 / 0.59 of today's, timed in another run). Accuracy, seeds 0 / 1 (seen / held-out /
+    #   zero-shot shape / colour+shape): one vision layer 0.795 / 0.662 / 0.881 / 0.806 and 0.953 / 0.867 / 0.911 /
+    #   0.847; vision width 32 0.971 / 0.932 / 0.927 / 0.926 and 0.968 / 0.908 / 0.912 / 0.890; 24-pixel pictures 0.979
+    #   / 0.868 / 0.896 / 0.867 and 0.979 / 0.761 / 0.808 / 0.793. For the "orange" reading with 16-pixel patches and
+    #   one text layer (seed 0): photo colours jittered by a random gain per channel (sigma 0.08 / 0.15) spread 0.5 /
+    #   1.6 points; vision width 32 1.0 / 1.5 at seeds 0 / 1. The domain words do not take over the prompt effect on
+    #   that model either: its photo+sketch model's shape accuracy on sketches spreads 3.0 / 1.7 points over nine
+    #   templates at seeds 0 / 1, ensemble gain 0.46 / 0.57. Our reading of why the fruit is fragile: the fruit and the
+    #   colour share the colour, so "a photo of an orange" misses orange stars only where the image tower weighs their
+    #   shape above their colour, which the 8-pixel model does and the 16-pixel one does not (CLIP's "crane" names a
+    #   bird and a machine that look nothing alike). So the cheaper model is a preset of its own, "coarse", with
+    #   recipe("coarse") (1,300 steps), and the bench times it beside the kit's (coarse_train_time_ratio_vs_v1); the
+    #   kit's default stays "tiny".
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
@@ -293,8 +294,8 @@ RECIPES = {
     "fast": TrainConfig(steps=150, train_images=3000, eval_every=50),  # CI and quick classroom runs: ~5 s
     "gpu": TrainConfig(steps=1500, batch_size=1024, lr=2e-3, warmup=100, train_images=48000,  # the gpu preset on
                        eval_every=500),  # one CUDA GPU, meant for <= 30 s (not yet measured on a GPU); 590 MB of images
-    "coarse": TrainConfig(steps=1300),  # the coarse preset: about 0.4x the normal recipe's time on a CPU (the bench's
-    # coarse_train_time_ratio_vs_v1), see the notes of 2026-12-05's fourth session above
+    "coarse": TrainConfig(steps=1300),  # the coarse preset: 0.44 of V1's time on 2 CPU threads, 0.40 of the normal
+    # recipe's on one (the bench's coarse_train_time_ratio_vs_v1; notes of 2026-12-05's fourth and fifth sessions)
 }
 PRESET_RECIPES = {"coarse": "coarse"}  # presets whose CPU training starts from a recipe of their own; others "normal"
 # (the gpu preset's recipe is chosen with the device: widgets.dashboard.starting_choice)
@@ -313,7 +314,8 @@ def recipe_for(preset: str, fast: bool | None = None) -> TrainConfig:
 
 
 def recipe(name: str | None = None) -> TrainConfig:
-    """The TrainConfig called `name` ("normal", "fast", "gpu" or "coarse"); None picks "fast" in fast mode, else "normal"."""
+    """The TrainConfig called `name` ("normal", "fast", "gpu" or "coarse"); None picks "fast" in fast mode, else
+    "normal"."""
     name = name or ("fast" if fast_mode() else "normal")
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
