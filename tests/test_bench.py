@@ -31,6 +31,16 @@ def test_train_time_is_timed_against_v1_here_and_on_one_core(world, monkeypatch)
     assert figures["train_seconds_one_core"] > 0 and torch.get_num_threads() == threads  # threads given back
 
 
+def test_the_coarse_preset_is_timed_against_v1_and_on_one_core_with_its_own_recipe(world, monkeypatch):
+    short = dataclasses.replace(cv.recipe("fast"), steps=12, train_images=300, eval_every=0)
+    asked = []
+    monkeypatch.setattr(training, "recipe_for", lambda preset, fast=None: asked.append(preset) or short)
+    threads = torch.get_num_threads()
+    figures = training.bench_coarse_time(world, torch.device("cpu"), quick=True, seconds=1.0, v1_seconds=4.0)
+    assert figures["train_time_ratio_vs_v1"] == 0.25 and asked == ["coarse"]
+    assert figures["train_seconds_one_core"] > 0 and torch.get_num_threads() == threads  # threads given back
+
+
 def test_v1_is_the_old_recipe_with_the_mask():
     assert training.V1.steps == 1700 and training.V1.batch_size == 128 and training.V1.mask_false_negatives
 

@@ -14,7 +14,7 @@ from ..captions import FRUIT
 from ..data import COLOURS, SHAPES, UNSEEN_STYLE, ShapesWorld
 from ..encode import encode_images
 from ..model import ClipBundle, mini_clip
-from ..train import recipe, train
+from ..train import recipe_for, train
 from ..zeroshot import caption_accuracy, template_classifiers
 
 ZERO_SHOT_TEMPLATES = (
@@ -113,12 +113,13 @@ def bench_zero_shot(bundle: ClipBundle, world: ShapesWorld, quick: bool) -> dict
             **ambiguous_word_effects(bundle, every)}
 
 
-def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0) -> dict:
-    """The same recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches, on seen photos and
-    on paintings, a style neither model trained on."""
-    config = recipe("fast" if quick else "normal")
+def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, seed: int = 0,
+                         preset: str = "tiny") -> dict:
+    """The same preset and recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches, on seen
+    photos and on paintings, a style neither model trained on."""
+    config = recipe_for(preset, fast=quick)
     data = world.dataset("train", n=config.train_images, style="mixed")
-    bundle = mini_clip("tiny", seed=seed, device=device)
+    bundle = mini_clip(preset, seed=seed, device=device)
     train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n = 300 if quick else 1000
     return {"sketch_top1_mixed": caption_accuracy(bundle, world.dataset("all", n, style="sketch")),
