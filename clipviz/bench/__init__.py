@@ -65,26 +65,24 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
 
     emit(dict(figures))
     emit(bench_render(world, quick))
-    per_seed, bundle = [], None
-    for seed in range(seeds):
-        training, trained = bench_training(world, device, quick, seed)
-        training.update(bench_zero_shot(trained, world, quick))
-        training.update(bench_mixed_training(world, device, quick, seed))
-        per_seed.append(training)
-        if seed == 0:
-            bundle = trained
-            emit(training)
+
+    def at_seed(preset: str, seed: int) -> tuple[dict, object]:
+        """One training seed of `preset`: the photo model's figures and zero-shot, and its photo+sketch twin's."""
+        trained_figures, trained = bench_training(world, device, quick, seed, preset=preset)
+        trained_figures.update(bench_zero_shot(trained, world, quick))
+        trained_figures.update(bench_mixed_training(world, device, quick, seed, preset=preset))
+        return trained_figures, trained
+
+    per_seed, models = zip(*(at_seed("tiny", seed) for seed in range(seeds)))
+    bundle = models[0]
+    emit(per_seed[0])
     emit(over_seeds(per_seed))
     emit(bench_train_time(world, device, quick, per_seed[0]["train_seconds"]))
-    coarse = []  # the coarse preset beside it: about half the time, and chapter 06's word with two meanings lost
-    for seed in range(seeds):
-        figures_of_seed, model = bench_training(world, device, quick, seed, preset="coarse")
-        figures_of_seed.update(bench_zero_shot(model, world, quick))
-        figures_of_seed.update(bench_mixed_training(world, device, quick, seed, preset="coarse"))
-        figures_of_seed.pop("prompt_effects_measured_on")
-        coarse.append(figures_of_seed)
+    # the coarse preset beside it: about half the time, and chapter 06's word with two meanings lost
+    coarse = [at_seed("coarse", seed)[0] for seed in range(seeds)]
     coarse_figures = {**coarse[0], **over_seeds(coarse), **bench_coarse_time(
         world, device, quick, coarse[0]["train_seconds"], figures["train_seconds_v1"])}
+    coarse_figures.pop("prompt_effects_measured_on")  # the tiny model's line says what it is measured on
     emit({f"coarse_{key}": value for key, value in coarse_figures.items()})
     emit(bench_step_ratio(world, device, quick))
     if device.type == "cuda":  # the GPU's own figures: speed-up over 2 CPU threads, the gpu preset, Start -> diagonal

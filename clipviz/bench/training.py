@@ -3,6 +3,7 @@ preset beside it, one step against bare open_clip."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 import time
 
@@ -22,12 +23,33 @@ V1 = TrainConfig(steps=1700, batch_size=128, lr=3e-3, warmup=50, weight_decay=0.
                  eval_every=600, mask_false_negatives=True)
 
 
+@functools.lru_cache(maxsize=2)  # the photo set and the photo+sketch set of one run
+def training_pairs(world: ShapesWorld, n: int, style: str = "photo"):
+    """The bench's training pairs, rendered once a run for every preset, seed and timing that trains on them
+    (ShapesWorld.dataset gives the same pairs for the same arguments; 24,000 take a few seconds)."""
+    return world.dataset("train", n=n, style=style)
+
+
+def _seconds_on_one_core(preset: str, data, config: TrainConfig, device: torch.device) -> dict:
+    """{"train_seconds_one_core": ...}: `preset` trained with `config` on one CPU thread (what Binder gives), the
+    threads given back after; {} off the CPU."""
+    if device.type != "cpu":
+        return {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        bundle = mini_clip(preset, seed=0, device=device)
+        return {"train_seconds_one_core": train(bundle, data, config, callbacks=[lambda event: None]).seconds}
+    finally:
+        torch.set_num_threads(threads)
+
+
 def bench_training(world: ShapesWorld, device: torch.device, quick: bool,
                    seed: int = 0, preset: str = "tiny") -> tuple[dict, ClipBundle]:
     """Train `preset` with its recipe (the kit's, for tiny) at `seed` (weights and batch order); accuracies on
     fresh test images. Returns (figures, model)."""
     config = recipe_for(preset, fast=quick)
-    data = world.dataset("train", n=config.train_images)
+    data = training_pairs(world, config.train_images)
     bundle = mini_clip(preset, seed=seed, device=device)
     history = train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n_eval = 300 if quick else 1000
@@ -49,38 +71,21 @@ def bench_train_time(world: ShapesWorld, device: torch.device, quick: bool, seco
     """
     config = recipe("fast" if quick else "normal")
     v1 = dataclasses.replace(V1, steps=config.steps, train_images=config.train_images) if quick else V1
-    data = world.dataset("train", n=config.train_images)  # V1 trains on as many images: rendered once for both
+    data = training_pairs(world, config.train_images)  # V1 trains on as many images: the recipe's own
     assert v1.train_images == config.train_images, "V1 and the recipe must train on the same images"
     bundle = mini_clip("tiny", seed=0, device=device)
     v1_seconds = train(bundle, data, v1, callbacks=[lambda event: None]).seconds
-    figures = {"train_seconds_v1": v1_seconds, "train_time_ratio_vs_v1": seconds / v1_seconds}
-    if device.type == "cpu":
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            bundle = mini_clip("tiny", seed=0, device=device)
-            figures["train_seconds_one_core"] = train(bundle, data, config, callbacks=[lambda event: None]).seconds
-        finally:
-            torch.set_num_threads(threads)
-    return figures
+    return {"train_seconds_v1": v1_seconds, "train_time_ratio_vs_v1": seconds / v1_seconds,
+            **_seconds_on_one_core("tiny", data, config, device)}
 
 
 def bench_coarse_time(world: ShapesWorld, device: torch.device, quick: bool, seconds: float,
                       v1_seconds: float) -> dict:
     """The coarse preset (16x16-pixel patches, one text layer) with its own recipe: its time over V1's, both timed in
     the same run (seconds: its seed-0 run's, from bench_training), and on one core (what Binder gives)."""
-    figures = {"train_time_ratio_vs_v1": seconds / v1_seconds}
-    if device.type == "cpu":
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            config = recipe_for("coarse", fast=quick)
-            data = world.dataset("train", n=config.train_images)
-            one = train(mini_clip("coarse", seed=0, device=device), data, config, callbacks=[lambda event: None])
-            figures["train_seconds_one_core"] = one.seconds
-        finally:
-            torch.set_num_threads(threads)
-    return figures
+    config = recipe_for("coarse", fast=quick)
+    return {"train_time_ratio_vs_v1": seconds / v1_seconds,
+            **_seconds_on_one_core("coarse", training_pairs(world, config.train_images), config, device)}
 
 
 def bench_step_ratio(world: ShapesWorld, device: torch.device, quick: bool) -> dict:

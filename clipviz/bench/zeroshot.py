@@ -16,6 +16,7 @@ from ..encode import encode_images
 from ..model import ClipBundle, mini_clip
 from ..train import recipe_for, train
 from ..zeroshot import caption_accuracy, template_classifiers
+from .training import training_pairs
 
 ZERO_SHOT_TEMPLATES = (
     "a {}", "a photo of a {}", "{}",  # phrasings of the training captions (or, for "{}", bare labels)
@@ -118,7 +119,7 @@ def bench_mixed_training(world: ShapesWorld, device: torch.device, quick: bool, 
     """The same preset and recipe on a mix of photos and sketches at `seed`: caption retrieval on sketches, on seen
     photos and on paintings, a style neither model trained on."""
     config = recipe_for(preset, fast=quick)
-    data = world.dataset("train", n=config.train_images, style="mixed")
+    data = training_pairs(world, config.train_images, style="mixed")
     bundle = mini_clip(preset, seed=seed, device=device)
     train(bundle, data, config, callbacks=[lambda event: None], seed=seed)
     n = 300 if quick else 1000
