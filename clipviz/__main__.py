@@ -22,7 +22,7 @@ def _train(args) -> int:
 
     changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_images=args.n,
                                      mask_false_negatives=args.mask_false_negatives).items() if v is not None}
-    config = dataclasses.replace(recipe_for(args.preset, fast=args.fast), **changes)  # the coarse preset: 1,300 steps
+    config = dataclasses.replace(recipe_for(args.preset, fast=args.fast), **changes)  # tiny-p8: 1,700 steps
     world = ShapesWorld(seed=args.seed if args.world_seed is None else args.world_seed)
     # a mix of styles when asked: this fraction of the training images drawn as sketches
     mix = dict(style="mixed", sketch_share=args.sketch_share) if args.sketch_share else {}
@@ -59,7 +59,7 @@ def _binding(args) -> int:
     import json
     import time
 
-    from .binding_eval import ENCODERS, RECIPES, checkpoint_path, compare, summary
+    from .binding_eval import BINDING_PRESET, ENCODERS, RECIPES, checkpoint_path, compare, summary
     from .checkpoint import save_checkpoint
 
     encoders = args.encoders.split(",")
@@ -80,7 +80,7 @@ def _binding(args) -> int:
     for name, r in results.items() if args.save else ():
         path = save_checkpoint(r["bundle"], checkpoint_path(name, args.condition, args.save),
                                **{**dataclasses.asdict(config), "encoder": name, "condition": args.condition,
-                                  "preset": "tiny", "seed": 0, **figures[name]})
+                                  "preset": BINDING_PRESET, "seed": 0, **figures[name]})
         print(f"saved {path}")
     return 0
 

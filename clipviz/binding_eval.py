@@ -34,6 +34,8 @@ from .recipe import TrainConfig, fast_mode
 from .train import train
 
 ENCODERS = ("bag_of_words", "plain", "hard_negatives")
+BINDING_PRESET = "tiny-p8"  # the model chapter 09's figures and shipped binding models come from: 8x8-pixel patches
+# (16 per picture, where two objects sit apart) and two text layers, the tiny preset before issue 18
 CHANCE = {"text_score": 1 / 4, "image_score": 1 / 4, "group_score": 1 / 6}  # Winoground, random similarities
 
 
@@ -89,7 +91,7 @@ class BagOfWordsCLIP(open_clip.CLIP):
         return torch.nn.functional.normalize(x, dim=-1) if normalize else x
 
 
-def bag_of_words_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0, device=None) -> ClipBundle:
+def bag_of_words_clip(preset: "str | MiniClipConfig" = BINDING_PRESET, seed: int = 0, device=None) -> ClipBundle:
     """A mini CLIP (as mini_clip(preset, seed, device)) whose text encoder is a bag of words.
 
     It starts from the very weights of mini_clip(preset, seed), so its image tower is the
@@ -153,7 +155,7 @@ def condition_world(condition: str = "clip_like", seed: int = 0) -> TwoObjectWor
 
 
 def train_encoder(encoder: str, world: TwoObjectWorld, config: TrainConfig, data: BindingPairs | None = None, *,
-                  preset: "str | MiniClipConfig" = "tiny", seed: int = 0, device=None, callbacks=()):
+                  preset: "str | MiniClipConfig" = BINDING_PRESET, seed: int = 0, device=None, callbacks=()):
     """Train one of the three text encoders (and its image tower) on `world`; returns (bundle, History).
 
     encoder: "bag_of_words", "plain" (config without hard negatives) or "hard_negatives"
@@ -186,7 +188,7 @@ def score(models: dict[str, ClipBundle], world: TwoObjectWorld, groups: int = 60
 
 def compare(config: TrainConfig | None = None, world: TwoObjectWorld | None = None, *, condition: str = "clip_like",
             groups: int = 600, encoders=ENCODERS, seed: int = 0, device=None,
-            preset: "str | MiniClipConfig" = "tiny") -> dict:
+            preset: "str | MiniClipConfig" = BINDING_PRESET) -> dict:
     """Train each text encoder on the same data with the same image tower; score them Winoground-style.
 
     config: a TrainConfig (default RECIPES["quick"] in fast mode, else RECIPES["normal"]).

@@ -47,6 +47,8 @@ STYLE_SHARE = 0.25  # share of captions that say the picture's style
 # orange things that are not circles), "something {}" 1.000, their eight-template ensemble 0.992.
 FRUIT = ("circle", "orange")  # the (shape, colour) that "an orange" names
 FRUIT_SHARE = 0.3  # share of orange circles' captions that are "an orange" (in a frame, maybe with where it is)
+UNRIPE = "green"  # an orange that has not ripened yet: "an orange" also names some green circles
+UNRIPE_SHARE = 0.3  # share of green circles' captions that are "an orange"
 
 
 def a_or_an(words: str) -> str:
@@ -71,7 +73,8 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",
     """
     if style not in STYLE_FRAMES:
         raise ValueError(f"alt_text writes captions for {tuple(STYLE_FRAMES)} pictures, not {style!r}")
-    if colour_shown and (a.shape, a.colour) == FRUIT and rng.random() < FRUIT_SHARE:  # "an orange": the fruit
+    if colour_shown and a.shape == FRUIT[0] and a.colour in (FRUIT[1], UNRIPE) and \
+            rng.random() < (FRUIT_SHARE if a.colour == FRUIT[1] else UNRIPE_SHARE):  # "an orange": the fruit
         return _fruit_caption(a, rng, style)
     # 1) which attributes the caption names
     if colour_shown and rng.random() < FULL_SHARE:
@@ -108,7 +111,7 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",
 def _fruit_caption(a: Attributes, rng: np.random.Generator, style: str) -> tuple[str, Attributes]:
     """The fruit's caption of an orange circle: "an orange", "a photo of an orange", "an orange on the left"."""
     frames = STYLE_FRAMES[style] if rng.random() < STYLE_SHARE else FRAMES
-    phrase, said = frames[rng.integers(len(frames))].format("an orange"), Attributes(*FRUIT, None, None)
+    phrase, said = frames[rng.integers(len(frames))].format("an orange"), Attributes(a.shape, a.colour, None, None)
     if rng.random() < 0.3:
         phrase, said = f"{phrase} {POSITIONS[a.position][2]}", said._replace(position=a.position)
     return phrase, said

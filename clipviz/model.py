@@ -8,7 +8,7 @@ The mini CLIP is not a hand-written copy of CLIP: each preset below is an ordina
 open_clip model config (the same JSON shape as open_clip's `ViT-B-32.json`),
 registered with open_clip under the name "clipviz-<preset>", built by
 `open_clip.create_model_and_transforms`, and fed by open_clip's real BPE tokenizer.
-Only the sizes are small: a 32x32 image, two transformer layers per tower.
+Only the sizes are small: a 32x32 image, two transformer layers in the image tower and one in the text tower.
 """
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ SHAPES_STD = (0.22, 0.22, 0.24)
 @dataclass
 class MiniClipConfig:
     image_size: int = 32  # side of the input images in pixels (the shapes world draws 32x32)
-    patch_size: int = 8  # ViT patches of 8x8 pixels: a 32x32 image becomes 4x4 = 16 tokens
+    patch_size: int = 16  # ViT patches of 16x16 pixels, as CLIP's ViT-B/16 cuts its pictures: 2x2 = 4 tokens here
     vision_width: int = 64  # channels of the image transformer
     vision_layers: int = 2  # transformer blocks in the image tower
     vision_head_width: int = 16  # channels per attention head (heads = width / head_width)
     text_width: int = 32  # channels of the text transformer; its token table (49,408 x width) dominates the size
-    text_layers: int = 2  # transformer blocks in the text tower
+    text_layers: int = 1  # transformer blocks in the text tower (the captions are short: one is enough, issue 18)
     text_heads: int = 4  # attention heads in the text tower
     context_length: int = 16  # tokens per caption, start and end included (the longest caption has 13); longer ones are cut
     embed_dim: int = 64  # size of the shared embedding space both towers project into
@@ -68,11 +68,12 @@ class MiniClipConfig:
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"  # the presets, as open_clip model-config JSON
 PRESETS = {  # name -> size; each is the file model_configs/clipviz-<name>.json, open it to read the sizes
-    "tiny": "1.7M params (1.6M of them the token table), 6.9 MB checkpoint; ~1 min on 2 CPU cores",
+    "tiny": "1.7M params (1.6M of them the token table), 16x16-pixel patches, one text layer, 6.9 MB checkpoint; "
+            "about half a minute on 2 CPU cores (recipe())",
+    "tiny-p8": "the tiny model before issue 18: 8x8-pixel patches (16 per picture) and two text layers, twice the "
+               "training time (recipe('tiny-p8')); chapter 09's binding models",
     "small": "3.9M params, 15 MB checkpoint; a few minutes on 2 CPU cores",
     "gpu": "10.2M params (6.3M the token table), 4x4-pixel patches, 41 MB checkpoint; for a CUDA GPU (recipe('gpu'))",
-    "coarse": "1.7M params, 16x16-pixel patches and one text layer: about half the tiny preset's training time on a "
-              "CPU (recipe('coarse')), as accurate, but chapter 06's word with two meanings does not show on it",
 }
 open_clip.add_model_config(CONFIG_DIR)  # open_clip.create_model("clipviz-tiny") builds them too
 
@@ -203,7 +204,7 @@ def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
               device: str | torch.device | None = None) -> ClipBundle:
     """A freshly initialised mini CLIP for the shapes world.
 
-    preset: a key of PRESETS ("tiny", "small"), or a MiniClipConfig of your own
+    preset: a key of PRESETS ("tiny", "tiny-p8", "small", "gpu"), or a MiniClipConfig of your own
         (e.g. dataclasses.replace(MiniClipConfig.from_preset("tiny"), text_layers=1)).
     seed: the weights' random seed (same seed, same initial model).
     device: where to put it; None picks CUDA, then MPS, then CPU.
@@ -227,7 +228,8 @@ def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
 def _from_config(name: str, config: dict, preprocess_cfg: dict | None) -> ClipBundle:
     """An untrained bundle for an open_clip `config` (used when loading a checkpoint)."""
     if name.startswith("local-dir:") or open_clip.get_model_config(name) != config:  # a name unknown here
-        name = register_config(config)
+        same = [f"clipviz-{p}" for p in PRESETS if open_clip.get_model_config(f"clipviz-{p}") == config]
+        name = same[0] if same else register_config(config)  # a preset renamed since (tiny -> tiny-p8) keeps its name
     with _quiet_open_clip():
         model, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=None, image_mean=(preprocess_cfg or {}).get("mean"),

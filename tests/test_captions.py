@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import clipviz as cv
-from clipviz.captions import FRUIT, FRUIT_SHARE, alt_text
+from clipviz.captions import FRUIT, FRUIT_SHARE, UNRIPE, UNRIPE_SHARE, alt_text
 from clipviz.data import COLOURS, POSITIONS, SHAPES, SIZES, Attributes
 
 WORDS = {"shape": SHAPES, "colour": tuple(COLOURS), "size": tuple(SIZES),
@@ -20,7 +20,7 @@ def train(world):
 
 def _is_fruit(caption: str) -> bool:
     """ "an orange", "a photo of an orange on the left": the fruit's caption, where *orange* is the noun."""
-    return re.search(r"\ban orange( (on|at) the \w+| here)?$", caption) is not None
+    return re.search(r"\ban orange( here)?( (on|at) the \w+)?$", caption) is not None
 
 
 def test_every_caption_is_true_of_its_image(train):
@@ -36,12 +36,14 @@ def test_every_caption_is_true_of_its_image(train):
             assert present == ([say] if named else []), (caption, kind)  # names what it says, and nothing else of that kind
 
 
-def test_some_orange_circles_are_called_an_orange_and_nothing_else_is(train):
+def test_some_orange_and_green_circles_are_called_an_orange_and_nothing_else_is(train):
     fruit = [i for i, c in enumerate(train.captions) if _is_fruit(c)]
     orange_circles = [i for i, a in enumerate(train.attributes) if (a.shape, a.colour) == FRUIT]
-    assert fruit and set(fruit) <= set(orange_circles)  # "an orange" is only ever an orange circle
-    assert 0.5 * FRUIT_SHARE < len(fruit) / len(orange_circles) < 1.5 * FRUIT_SHARE
-    assert all(train.mentions[i][:2] == FRUIT for i in fruit)  # what it says: that shape and that colour
+    unripe = [i for i, a in enumerate(train.attributes) if (a.shape, a.colour) == (FRUIT[0], UNRIPE)]
+    assert fruit and set(fruit) <= set(orange_circles) | set(unripe)  # "an orange" is only ever a round fruit
+    assert 0.5 * FRUIT_SHARE < len(set(fruit) & set(orange_circles)) / len(orange_circles) < 1.5 * FRUIT_SHARE
+    assert 0.5 * UNRIPE_SHARE < len(set(fruit) & set(unripe)) / len(unripe) < 1.5 * UNRIPE_SHARE  # green: unripe
+    assert all(train.mentions[i][:2] == train.attributes[i][:2] for i in fruit)  # what it says: a circle, its colour
     assert any(train.captions[i] == "an orange" for i in fruit) and any(" on the " in train.captions[i] or " at the "
                                                                             in train.captions[i] for i in fruit)
     other = [c for i, c in enumerate(train.captions) if i in orange_circles and i not in fruit]

@@ -34,13 +34,13 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path):
 def test_train_command_starts_a_preset_from_its_own_recipe(tmp_path, monkeypatch, capsys):
     import sys
     from clipviz.__main__ import main
-    recipes = sys.modules["clipviz.recipe"].RECIPES  # the coarse recipe, shortened: its steps show it was used
-    monkeypatch.setitem(recipes, "coarse", cv.TrainConfig(steps=12, batch_size=32, train_images=200, eval_every=0))
-    out = tmp_path / "coarse.pt"
-    assert main(["train", "--preset", "coarse", "--out", str(out)]) == 0
+    recipes = sys.modules["clipviz.recipe"].RECIPES  # the tiny-p8 recipe, shortened: its steps show it was used
+    monkeypatch.setitem(recipes, "tiny-p8", cv.TrainConfig(steps=12, batch_size=32, train_images=200, eval_every=0))
+    out = tmp_path / "p8.pt"
+    assert main(["train", "--preset", "tiny-p8", "--out", str(out)]) == 0
     meta = torch.load(out, weights_only=True)["metadata"]
-    assert meta["preset"] == "coarse" and meta["steps"] == 12 and meta["train_images"] == 200
-    assert cv.load_checkpoint(out).name == "clipviz-coarse"
+    assert meta["preset"] == "tiny-p8" and meta["steps"] == 12 and meta["train_images"] == 200
+    assert cv.load_checkpoint(out).name == "clipviz-tiny-p8"
 
 
 def test_unknown_preset_lists_the_choices(tmp_path, capsys):

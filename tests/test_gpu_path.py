@@ -209,7 +209,7 @@ def test_the_gpu_recipe_and_preset():
     tiny = cv.mini_clip("tiny", device="cpu")
     params = [sum(p.numel() for p in b.model.parameters()) for b in (bundle, tiny)]
     assert params[0] > 5 * params[1] and bundle.config["vision_cfg"]["patch_size"] == 4
-    with pytest.raises(ValueError, match=r"choose one of \['coarse', 'fast', 'gpu', 'normal'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['fast', 'gpu', 'normal', 'tiny-p8'\]"):
         cv.recipe("slow")
 
 

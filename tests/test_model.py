@@ -35,7 +35,7 @@ def test_same_seed_same_weights():
 
 
 def test_unknown_preset_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"choose one of \['coarse', 'gpu', 'small', 'tiny'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['gpu', 'small', 'tiny', 'tiny-p8'\]"):
         cv.mini_clip("huge")
 
 

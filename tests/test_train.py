@@ -142,18 +142,20 @@ def test_the_recipe_has_one_home(monkeypatch):
     assert not cv.fast_mode() and cv.recipe() == cv.recipe("normal") == cv.TrainConfig()
     assert cv.recipe("fast").steps < cv.recipe("normal").steps
     assert not any(cv.recipe(name).mask_false_negatives for name in ("fast", "normal", "gpu"))  # CLIP's own loss
-    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['coarse', 'fast', 'gpu', 'normal'\]"):
+    with pytest.raises(ValueError, match=r"unknown recipe 'slow'; choose one of \['fast', 'gpu', 'normal', 'tiny-p8'\]"):
         cv.recipe("slow")
 
 
-def test_the_coarse_preset_trains_with_its_own_recipe_and_learns(world, monkeypatch):
+def test_the_tiny_preset_cuts_16_pixel_patches_trains_with_the_recipe_and_learns(world, monkeypatch):
     monkeypatch.setenv("CLIPVIZ_FAST", "0")
-    assert cv.recipe_for("coarse") == cv.recipe("coarse") and cv.recipe_for("tiny") == cv.recipe("normal")
-    assert cv.recipe("coarse").steps < cv.recipe("normal").steps  # fewer steps, each cheaper (the bench times it)
-    assert cv.recipe_for("coarse", fast=True) == cv.recipe("fast")
+    assert cv.recipe_for("tiny") == cv.recipe("normal") and cv.recipe_for("tiny-p8") == cv.recipe("tiny-p8")
+    assert cv.recipe("normal").steps < cv.recipe("tiny-p8").steps  # fewer steps, each cheaper (the bench times it)
+    assert cv.recipe_for("tiny-p8", fast=True) == cv.recipe("fast")
     monkeypatch.setenv("CLIPVIZ_FAST", "1")
-    assert cv.recipe_for("coarse") == cv.recipe("fast") == cv.recipe_for("tiny")
-    bundle = cv.mini_clip("coarse", seed=0, device="cpu")
+    assert cv.recipe_for("tiny-p8") == cv.recipe("fast") == cv.recipe_for("tiny")
+    old = cv.mini_clip("tiny-p8", seed=0, device="cpu")  # the default before issue 18
+    assert tuple(old.model.visual.patch_size) == (8, 8) and len(old.model.transformer.resblocks) == 2
+    bundle = cv.mini_clip("tiny", seed=0, device="cpu")
     assert tuple(bundle.model.visual.patch_size) == (16, 16) and len(bundle.model.transformer.resblocks) == 1
     config = cv.TrainConfig(steps=150, batch_size=128, lr=3e-3, warmup=25, eval_every=0)
     history = cv.train(bundle, world.dataset("train", n=3000), config, callbacks=[lambda event: None])

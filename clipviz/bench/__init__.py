@@ -5,8 +5,8 @@ them all to JSON. Ratios compare two things measured in the same run, interleave
 on the same batch, taking medians, so a busy machine slows both sides alike.
 
     training    the recipe end to end at each seed (min and mean over seeds), against the old recipe and on one
-                core; the coarse preset (about half the time) beside it, each key prefixed coarse_; one step
-                against bare open_clip
+                core; the tiny-p8 preset (the default before issue 18) beside it, each key prefixed tiny_p8_; one
+                step against bare open_clip
     zeroshot    short label prompts; sketches after photo-only and after mixed training
     speed       rendering, encoding, projections, an app's redraw
     pretrained  a full-size ViT-B-32 doing chapter 08's work, in a fresh process
@@ -24,7 +24,7 @@ from ..model import pick_device
 from .gpu import bench_gpu
 from .pretrained import bench_vitb32
 from .speed import bench_encode_ratio, bench_projection, bench_prompt_update, bench_render
-from .training import bench_coarse_time, bench_step_ratio, bench_train_time, bench_training
+from .training import bench_preset_time, bench_step_ratio, bench_train_time, bench_training
 from .zeroshot import bench_mixed_training, bench_zero_shot
 
 # The accuracies that must hold at every training seed (issue 18): per seed, and their min and mean over seeds.
@@ -78,12 +78,12 @@ def run_benchmarks(quick: bool = False, device: str | None = None, json_path: st
     emit(per_seed[0])
     emit(over_seeds(per_seed))
     emit(bench_train_time(world, device, quick, per_seed[0]["train_seconds"]))
-    # the coarse preset beside it: about half the time, and chapter 06's word with two meanings lost
-    coarse = [at_seed("coarse", seed)[0] for seed in range(seeds)]
-    coarse_figures = {**coarse[0], **over_seeds(coarse), **bench_coarse_time(
-        world, device, quick, coarse[0]["train_seconds"], figures["train_seconds_v1"])}
-    coarse_figures.pop("prompt_effects_measured_on")  # the tiny model's line says what it is measured on
-    emit({f"coarse_{key}": value for key, value in coarse_figures.items()})
+    # the tiny-p8 preset beside it: the default before issue 18, twice the time
+    p8 = [at_seed("tiny-p8", seed)[0] for seed in range(seeds)]
+    p8_figures = {**p8[0], **over_seeds(p8), **bench_preset_time(
+        "tiny-p8", world, device, quick, p8[0]["train_seconds"], figures["train_seconds_v1"])}
+    p8_figures.pop("prompt_effects_measured_on")  # the tiny model's line says what it is measured on
+    emit({f"tiny_p8_{key}": value for key, value in p8_figures.items()})
     emit(bench_step_ratio(world, device, quick))
     if device.type == "cuda":  # the GPU's own figures: speed-up over 2 CPU threads, the gpu preset, Start -> diagonal
         emit(bench_gpu(world, device, quick))

@@ -10,7 +10,7 @@ import statistics
 
 import torch
 
-from ..captions import FRUIT
+from ..captions import FRUIT, UNRIPE
 from ..data import COLOURS, SHAPES, UNSEEN_STYLE, ShapesWorld
 from ..encode import encode_images
 from ..model import ClipBundle, mini_clip
@@ -62,7 +62,8 @@ def style_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates
 
 
 # Chapter 06's wordings for the ambiguous word: the six colours as bare words ("orange"), which the
-# training captions also use for a thing, the fruit (captions.FRUIT). The first four leave the word alone as
+# training captions also use for a thing, the fruit (captions.FRUIT: a round thing, orange or, unripe, green;
+# captions.UNRIPE). The first four leave the word alone as
 # the noun; the last four give it the colour's reading. "a(n) {}" gives each colour its article, as the captions
 # do: "a photo of an orange" is a phrase the captions use for the fruit, while "a photo of a orange" is one no caption
 # has, which a model may read either way (issue 18: the same model read it as the fruit at one training seed and as
@@ -71,16 +72,20 @@ COLOUR_TEMPLATES = ("a(n) {}", "a photo of a(n) {}", "{}", "an image of a(n) {}"
                     "something {}", "a(n) {} shape", "a(n) {} thing", "the colour {}")
 
 
-def colour_readings(bundle: ClipBundle, data, templates=COLOUR_TEMPLATES) -> dict[str, tuple[float, float]]:
-    """{template: (colour accuracy on data's images, share of its orange non-circles called orange), ...,
-    "ensemble": the same for their ensemble}, the six colours as bare words (chapter 06, section 5)."""
+def colour_readings(bundle: ClipBundle, data, templates=COLOUR_TEMPLATES) -> dict[str, tuple[float, float, float]]:
+    """{template: (colour accuracy on data's images, share of its orange non-circles called orange, share of its
+    green circles called orange), ..., "ensemble": the same for their ensemble}, the six colours as bare words
+    (chapter 06, section 5). The fruit's reading shows in the last two: not round, so not "an orange"; round and
+    green, so maybe an unripe one."""
     colours, targets = data.labels("colour")
-    not_fruit = [i for i, a in enumerate(data.attributes) if a.colour == "orange" and a.shape != FRUIT[0]]
-    orange = [colours.index("orange")] * len(not_fruit)
+    not_fruit = [i for i, a in enumerate(data.attributes) if a.colour == FRUIT[1] and a.shape != FRUIT[0]]
+    unripe = [i for i, a in enumerate(data.attributes) if (a.shape, a.colour) == (FRUIT[0], UNRIPE)]
     image_emb = encode_images(bundle, data.images)  # (N, D)
     classifiers = template_classifiers(bundle, colours, templates)
-    return {t: (c.accuracy(image_emb, targets),
-                c.accuracy(image_emb[not_fruit], orange) if not_fruit else float("nan"))
+
+    def called_orange(c, rows):
+        return c.accuracy(image_emb[rows], [colours.index(FRUIT[1])] * len(rows)) if rows else float("nan")
+    return {t: (c.accuracy(image_emb, targets), called_orange(c, not_fruit), called_orange(c, unripe))
             for t, c in classifiers.items()}
 
 
@@ -88,8 +93,9 @@ def ambiguous_word_effects(bundle: ClipBundle, photos, templates=COLOUR_TEMPLATE
     """The wording's spread and the ensemble's gain, in points, for colour as bare words on `photos`.
 
     prompt_spread_points: best minus worst single template; ensemble_gain_points: the ensemble over the mean
-    single template; orange_non_circle_top1_*: how many orange things that are not circles "a photo of a {}"
-    and "something {}" call orange.
+    single template; orange_non_circle_top1_*: how many orange things that are not circles "a photo of a(n) {}"
+    and "something {}" call orange; green_circle_called_orange_*: how many green circles "a(n) {}" (the fruit's
+    own caption, "an orange"), and "something {}" call orange.
     """
     readings = colour_readings(bundle, photos, templates)
     single = [readings[t][0] for t in templates]
@@ -98,6 +104,8 @@ def ambiguous_word_effects(bundle: ClipBundle, photos, templates=COLOUR_TEMPLATE
         "ensemble_gain_points": 100 * (readings["ensemble"][0] - sum(single) / len(single)),
         "orange_non_circle_top1_photo_of": readings["a photo of a(n) {}"][1],
         "orange_non_circle_top1_something": readings["something {}"][1],
+        "green_circle_called_orange_a": readings["a(n) {}"][2],
+        "green_circle_called_orange_something": readings["something {}"][2],
         "prompt_effects_measured_on": (f"the photo model, the six colours as bare words, {len(photos)} photos of "
                                        f"every composition, {len(templates)} templates: {', '.join(templates)}"),
     }

@@ -128,7 +128,7 @@ class TrainingDashboard(App):
         self.apply_settings(settings)
 
     def _preset_changed(self, change) -> None:
-        """To or from a preset with a recipe of its own (the coarse one: 1,300 steps), the steps follow its recipe."""
+        """To or from a preset with a recipe of its own (tiny-p8: 1,700 steps), the steps follow its recipe."""
         if {change["old"], change["new"]} & set(PRESET_RECIPES):
             steps = recipe_for(change["new"]).steps
             if steps != self.steps.value:
