@@ -45,6 +45,13 @@ STYLE_SHARE = 0.25  # share of captions that say the picture's style
 # Measured (issue 19; 1,700 steps, seed 0, 1,200 photos of every composition, the six colours as labels):
 # without these captions every template scores 1.000; with FRUIT_SHARE 0.3, "a photo of a {}" 0.942 (0.515 on
 # orange things that are not circles), "something {}" 1.000, their eight-template ensemble 0.992.
+# An orange is not always orange: picked early, or grown where the nights stay warm, it is green. So an UNRIPE_SHARE
+# of the green circles' captions say "an orange" too. The fruit is then a round thing of either colour, and its
+# word no longer points at the colour orange alone: that is what lets the lesson survive an image tower that sees
+# colour first (16-pixel patches, issue 18). Without it, that model's "a photo of an orange" called 0.95-1.0 of orange
+# non-circles orange and the eight wordings spread 0.4-0.6 points; with it (0.3), seeds 0-7 spread 3.9 / 5.7 / 5.8 /
+# 0.5 / 2.3 / 1.6 / 4.8 / 0.5 points and their ensemble gained 1.1 / 2.4 / 1.9 / 0.1 / 0.5 / 0.6 / 1.5 / 0.2
+# (recipe.py's notes of 2026-12-05's sixth session; 0.4 made seed 1's yellow stars fail, held-out 0.879).
 FRUIT = ("circle", "orange")  # the (shape, colour) that "an orange" names
 FRUIT_SHARE = 0.3  # share of orange circles' captions that are "an orange" (in a frame, maybe with where it is)
 UNRIPE = "green"  # an orange that has not ripened yet: "an orange" also names some green circles
@@ -67,7 +74,8 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",
     A quarter name all four attributes; the others name each with its MENTION_P, always
     the shape or the colour, e.g. "a red star", "something red on the left", "a photo of a star".
     A STYLE_SHARE of them also say the style truly: "a photo of ..." under a photo, "a sketch of ..." or
-    "a drawing of ..." under a sketch. A FRUIT_SHARE of an orange circle's captions call it "an orange".
+    "a drawing of ..." under a sketch. A FRUIT_SHARE of an orange circle's captions call it "an orange", and an
+    UNRIPE_SHARE of a green circle's (an unripe one).
     colour_shown=False: the picture is black and white (data.GREY_SHARE), so the caption never names a colour:
     "a star on the left", "a photo of a small cross"; it always names the shape.
     """
@@ -109,7 +117,9 @@ def alt_text(a: Attributes, rng: np.random.Generator, style: str = "photo",
 
 
 def _fruit_caption(a: Attributes, rng: np.random.Generator, style: str) -> tuple[str, Attributes]:
-    """The fruit's caption of an orange circle: "an orange", "a photo of an orange", "an orange on the left"."""
+    """The fruit's caption of an orange or green circle: "an orange", "a photo of an orange", "an orange on the left".
+    What it says: a circle of the picture's colour (the false-negative mask then counts it true of circles of that
+    colour only, never of a red one)."""
     frames = STYLE_FRAMES[style] if rng.random() < STYLE_SHARE else FRAMES
     phrase, said = frames[rng.integers(len(frames))].format("an orange"), Attributes(a.shape, a.colour, None, None)
     if rng.random() < 0.3:

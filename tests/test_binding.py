@@ -234,6 +234,8 @@ def test_hard_negative_dashboard_trains_with_the_chosen_number_of_negatives(worl
     from clipviz.widgets.binding import HardNegativeDashboard
     app = HardNegativeDashboard(world, n=300)
     assert app.hard_negatives in app.children[0].children
+    from clipviz.binding_eval import BINDING_PRESET  # the binding models' preset: 16 patches, two objects apart
+    assert app.preset.value == BINDING_PRESET == "tiny-p8"
     import clipviz.widgets.dashboard as dashboard
     seen, real_run = [], dashboard.TrainingRun
     monkeypatch.setattr(dashboard, "TrainingRun", lambda bundle, data, config, **kw: seen.append((data, config)) or
@@ -245,6 +247,7 @@ def test_hard_negative_dashboard_trains_with_the_chosen_number_of_negatives(worl
     data, config = seen[0]
     assert config.hard_negatives == 16 and len(data.negatives) == 300
     assert len(app.curves.figure.data[0].x) == 12 and len(app.curves.figure.data[1].x) >= 1
+    assert tuple(app.bundle.model.visual.patch_size) == (8, 8)  # it trained the preset it showed
 
 
 def test_the_binding_command_writes_every_score_of_every_encoder(tmp_path, monkeypatch):

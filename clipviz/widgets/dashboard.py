@@ -19,6 +19,8 @@ import time
 import ipywidgets as W
 
 from .. import plots
+from ..binding import TwoObjectWorld
+from ..binding_eval import BINDING_PRESET
 from ..checkpoint import save_checkpoint
 from ..data import GREY_SHARE, ShapesWorld
 from ..encode import encode_images, encode_texts
@@ -34,13 +36,16 @@ def starting_choice(world) -> tuple[str, TrainConfig, str]:
     """The preset and recipe the dashboard starts from, and why: (preset, TrainConfig, reason or "").
 
     On a CUDA GPU, for the shapes world and outside fast mode: the gpu preset and recipe, a model six
-    times the tiny one's size on batches of 1,024. Elsewhere: the tiny preset and recipe().
+    times the tiny one's size on batches of 1,024. Chapter 09's two-object scenes: the binding models' preset
+    (binding_eval.BINDING_PRESET, tiny-p8). Elsewhere: the tiny preset and recipe().
     """
     import torch
     if torch.cuda.is_available() and isinstance(world, ShapesWorld) and not fast_mode():
         config = recipe("gpu")
         return "gpu", config, (f"the <b>gpu</b> preset and recipe, because a CUDA GPU is present: a bigger model on "
                                f"batches of {config.batch_size:,} (choose tiny for the CPU-sized one)")
+    if isinstance(world, TwoObjectWorld):  # two objects apart in one picture: 16 patches, not 4
+        return BINDING_PRESET, recipe(), ""
     return "tiny", recipe(), ""
 
 
