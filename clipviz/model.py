@@ -68,7 +68,7 @@ class MiniClipConfig:
 
 CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"  # the presets, as open_clip model-config JSON
 PRESETS = {  # name -> size; each is the file model_configs/clipviz-<name>.json, open it to read the sizes
-    "tiny": "1.7M params (1.6M of them the token table), 16x16-pixel patches, one text layer, 6.9 MB checkpoint; "
+    "tiny": "1.75M params (1.6M of them the token table), 16x16-pixel patches, one text layer, 7.0 MB checkpoint; "
             "about half a minute on 2 CPU cores (recipe())",
     "tiny-p8": "the tiny model before issue 18: 8x8-pixel patches (16 per picture) and two text layers, twice the "
                "training time (recipe('tiny-p8')); chapter 09's binding models",
@@ -205,7 +205,7 @@ def mini_clip(preset: "str | MiniClipConfig" = "tiny", seed: int = 0,
     """A freshly initialised mini CLIP for the shapes world.
 
     preset: a key of PRESETS ("tiny", "tiny-p8", "small", "gpu"), or a MiniClipConfig of your own
-        (e.g. dataclasses.replace(MiniClipConfig.from_preset("tiny"), text_layers=1)).
+        (e.g. dataclasses.replace(MiniClipConfig.from_preset("tiny"), vision_layers=3)).
     seed: the weights' random seed (same seed, same initial model).
     device: where to put it; None picks CUDA, then MPS, then CPU.
     """

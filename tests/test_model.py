@@ -58,9 +58,9 @@ def test_presets_are_open_clip_json_configs():
 
 def test_a_config_of_your_own_builds_and_round_trips(tmp_path):
     import dataclasses
-    config = dataclasses.replace(cv.MiniClipConfig(), text_layers=1, embed_dim=32)
+    config = dataclasses.replace(cv.MiniClipConfig(), text_layers=3, embed_dim=32)
     bundle = cv.mini_clip(config, device="cpu")
-    assert len(bundle.model.transformer.resblocks) == 1 and bundle.model.text_projection.shape[1] == 32
+    assert len(bundle.model.transformer.resblocks) == 3 and bundle.model.text_projection.shape[1] == 32
     path = cv.save_checkpoint(bundle, tmp_path / "own.pt")
     again = cv.load_checkpoint(path, device="cpu")
     texts = ["a red star"]
