@@ -102,8 +102,8 @@ class TrainingRun:
     `train` runs it to the end in one go. The training dashboards advance it a tenth of a second at a time
     from Jupyter's event loop, so the steps run on the kernel's own thread, between the widgets' messages:
     on a CPU, torch's OpenMP threads run a second Python thread's steps about half as fast once the kernel's
-    thread has computed anything (measured: 1,700 steps of the tiny preset, 47 s in the kernel's thread, 91 s
-    in another, 2-core Intel Xeon). The arguments are train's.
+    thread has computed anything (measured: 1,700 steps of the tiny preset of then, today's tiny-p8, 47 s in the
+    kernel's thread, 91 s in another, 2-core Intel Xeon). The arguments are train's.
     """
 
     def __init__(self, bundle: ClipBundle, data: ImageTextPairs, config: TrainConfig | None = None, *,
