@@ -338,7 +338,7 @@ class TrainConfig:
     #   seed 0; the 8-pixel model: -1.0); sketch shares of 0.15 / 0.25 gave +0.9 / +1.3 there. Where "a photo of a {}"
     #   loses on the shipped photo+sketch model's photos (1,000 of every composition, world seed 0): 52 misses against
     #   37 for "a sketch of a {}", 34 of them on held-out compositions (19), most of those the held-out red and blue
-    #   circles read as a cross or a square (22 against 3). Our guess, untested: the circles that training shows are
+    #   circles read as a cross or a square (25 against 4). Our guess, untested: the circles that training shows are
     #   often "a photo of an orange" (orange or green), so "a photo of a circle" leans towards those colours.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
