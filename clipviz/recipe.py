@@ -338,8 +338,9 @@ class TrainConfig:
     #   seed 0; the 8-pixel model: -1.0); sketch shares of 0.15 / 0.25 gave +0.9 / +1.3 there. Where "a photo of a {}"
     #   loses on the shipped photo+sketch model's photos (1,000 of every composition, world seed 0): 52 misses against
     #   37 for "a sketch of a {}", 34 of them on held-out compositions (19), most of those the held-out red and blue
-    #   circles read as a cross or a square (25 against 4). Our guess, untested: the circles that training shows are
-    #   often "a photo of an orange" (orange or green), so "a photo of a circle" leans towards those colours.
+    #   circles read as a cross or a square (25 against 4). Not the fruit's "a photo of an orange": with the fruit's
+    #   captions never naming a style (a prototype), "a sketch of a {}" still led on photos at seed 0, +0.7 / +1.6 points
+    #   on world seeds 0 / 1 (seed 1: 0.0 / +0.3), sketches +3.8 / +2.4 and +1.3 / +0.5.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
