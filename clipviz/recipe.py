@@ -340,7 +340,14 @@ class TrainConfig:
     #   37 for "a sketch of a {}", 34 of them on held-out compositions (19), most of those the held-out red and blue
     #   circles read as a cross or a square (25 against 4). Not the fruit's "a photo of an orange": with the fruit's
     #   captions never naming a style (a prototype), "a sketch of a {}" still led on photos at seed 0, +0.7 / +1.6 points
-    #   on world seeds 0 / 1 (seed 1: 0.0 / +0.3), sketches +3.8 / +2.4 and +1.3 / +0.5.
+    #   on world seeds 0 / 1 (seed 1: 0.0 / +0.3), sketches +3.8 / +2.4 and +1.3 / +0.5. Other photo+sketch variants
+    #   (one thread; the style-word effect on sketches / on photos of world seeds 0 and 1, seen photos the mean over
+    #   worlds 0-2): STYLE_SHARE 0.4 for every caption, seeds 0 / 1: +4.2 / -1.1 and +4.0 / -1.7 at seed 0, the effect
+    #   the chapter wants, but +1.0 / -0.2, +1.8 / +1.2 at seed 1, and seen photos 0.984 / 0.979 (world 0 at seed 1:
+    #   0.976, under issue 18's 0.98); sketches' captions alone naming their style 40 % of the time, seeds 0-2: photos
+    #   +0.6 / +1.1, +1.1 / +0.8, +0.5 / +0.5 (no better), seen 0.985 / 0.980 / 0.980; 55 %: photos -1.4 / -0.8, -0.4 /
+    #   -0.3, -1.0 / -1.4 but sketches -0.6 / -0.7 at seed 0, seen 0.984 / 0.982 / 0.984. The effect is a point or two
+    #   either way, the size of the noise between seeds: no share tried gives both signs at every seed.
     # Weight decay 0.5 is more than CLIP's 0.2 (its Table 18): it helps never-seen compositions here.
     hard_negatives: int = 0  # NegCLIP: swapped captions (data.negatives) added per batch as extra wrong captions
 
