@@ -24,7 +24,7 @@ def test_bench_refuses_no_seeds():
 
 def test_train_time_is_timed_against_v1_here_and_on_one_core(world, monkeypatch):
     short = dataclasses.replace(cv.recipe("fast"), steps=12, train_images=300, eval_every=0)
-    monkeypatch.setattr(training, "recipe", lambda name: short)
+    monkeypatch.setattr(training, "recipe_for", lambda preset, fast=None: short)
     threads = torch.get_num_threads()
     figures = training.bench_train_time(world, torch.device("cpu"), quick=True, seconds=1.0)
     assert figures["train_time_ratio_vs_v1"] == pytest.approx(1.0 / figures["train_seconds_v1"])

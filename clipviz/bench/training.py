@@ -13,7 +13,7 @@ import torch
 from ..data import UNSEEN_STYLE, ShapesWorld
 from ..encode import _as_pixel_batch, tokenize
 from ..model import ClipBundle, mini_clip
-from ..train import TrainConfig, make_optimizer, recipe, recipe_for, train
+from ..train import TrainConfig, make_optimizer, recipe_for, train
 from ..zeroshot import caption_accuracy
 
 
@@ -47,8 +47,8 @@ def _seconds_on_one_core(preset: str, data, config: TrainConfig, device: torch.d
 
 def bench_training(world: ShapesWorld, device: torch.device, quick: bool,
                    seed: int = 0, preset: str = "tiny") -> tuple[dict, ClipBundle]:
-    """Train `preset` with its recipe (recipe_for: the kit's, for tiny) at `seed` (weights and batch order); accuracies on
-    fresh test images. Returns (figures, model)."""
+    """Train `preset` with its recipe (recipe_for: the kit's, for tiny) at `seed` (weights and batch order);
+    accuracies on fresh test images. Returns (figures, model)."""
     config = recipe_for(preset, fast=quick)
     data = training_pairs(world, config.train_images)
     bundle = mini_clip(preset, seed=seed, device=device)
@@ -70,20 +70,19 @@ def bench_train_time(world: ShapesWorld, device: torch.device, quick: bool, seco
     seconds: the recipe's own time at seed 0, from bench_training in the same run.
     Quick mode times V1 cut to the fast recipe's length, so the ratio is only a smoke test there.
     """
-    config = recipe("fast" if quick else "normal")
+    config = recipe_for("tiny", fast=quick)
     v1 = dataclasses.replace(V1, steps=config.steps, train_images=config.train_images) if quick else V1
     data = training_pairs(world, config.train_images)  # V1 trains on as many images: the recipe's own
     assert v1.train_images == config.train_images, "V1 and the recipe must train on the same images"
     bundle = mini_clip(V1_PRESET, seed=0, device=device)
     v1_seconds = train(bundle, data, v1, callbacks=[lambda event: None]).seconds
-    return {"train_seconds_v1": v1_seconds, "train_time_ratio_vs_v1": seconds / v1_seconds,
-            **_seconds_on_one_core("tiny", data, config, device)}
+    return {"train_seconds_v1": v1_seconds, **bench_preset_time("tiny", world, device, quick, seconds, v1_seconds)}
 
 
 def bench_preset_time(preset: str, world: ShapesWorld, device: torch.device, quick: bool, seconds: float,
                       v1_seconds: float) -> dict:
-    """Another preset with its own recipe (recipe_for): its time over V1's, both timed in the same run (seconds: its
-    seed-0 run's, from bench_training), and on one core (what Binder gives)."""
+    """A preset with its recipe (recipe_for): its time over V1's, both timed in the same run (seconds: its seed-0
+    run's, from bench_training), and on one core (what Binder gives)."""
     config = recipe_for(preset, fast=quick)
     return {"train_time_ratio_vs_v1": seconds / v1_seconds,
             **_seconds_on_one_core(preset, training_pairs(world, config.train_images), config, device)}

@@ -63,8 +63,7 @@ def style_word_effects(bundle: ClipBundle, world: ShapesWorld, n: int, templates
 
 # Chapter 06's wordings for the ambiguous word: the six colours as bare words ("orange"), which the
 # training captions also use for a thing, the fruit (captions.FRUIT: a round thing, orange or, unripe, green;
-# captions.UNRIPE). The first four leave the word alone as
-# the noun; the last four give it the colour's reading. "a(n) {}" gives each colour its article, as the captions
+# captions.UNRIPE). The first four leave the word alone as the noun; the last four give it the colour's reading. "a(n) {}" gives each colour its article, as the captions
 # do: "a photo of an orange" is a phrase the captions use for the fruit, while "a photo of a orange" is one no caption
 # has, which a model may read either way (issue 18: the same model read it as the fruit at one training seed and as
 # "something orange" at another; recipe.py's notes).

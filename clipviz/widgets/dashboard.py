@@ -25,8 +25,8 @@ from ..checkpoint import save_checkpoint
 from ..data import GREY_SHARE, ShapesWorld
 from ..encode import encode_images, encode_texts
 from ..model import PRESETS, mini_clip, pick_device
-from ..similarity import similarity_matrix
 from ..recipe import PRESET_RECIPES, recipe_for
+from ..similarity import similarity_matrix
 from ..train import TrainConfig, TrainingRun, fast_mode, recipe
 from ..zeroshot import caption_accuracy
 from .base import App, LiveFigure
@@ -36,17 +36,16 @@ def starting_choice(world) -> tuple[str, TrainConfig, str]:
     """The preset and recipe the dashboard starts from, and why: (preset, TrainConfig, reason or "").
 
     On a CUDA GPU, for the shapes world and outside fast mode: the gpu preset and recipe, a model six
-    times the tiny one's size on batches of 1,024. Chapter 09's two-object scenes: the binding models' preset
-    (binding_eval.BINDING_PRESET, tiny-p8). Elsewhere: the tiny preset and recipe().
+    times the tiny one's size on batches of 1,024. Elsewhere the tiny preset, or on chapter 09's two-object scenes the
+    binding models' (binding_eval.BINDING_PRESET, tiny-p8), each with its recipe (recipe_for).
     """
     import torch
     if torch.cuda.is_available() and isinstance(world, ShapesWorld) and not fast_mode():
         config = recipe("gpu")
         return "gpu", config, (f"the <b>gpu</b> preset and recipe, because a CUDA GPU is present: a bigger model on "
                                f"batches of {config.batch_size:,} (choose tiny for the CPU-sized one)")
-    if isinstance(world, TwoObjectWorld):  # two objects apart in one picture: 16 patches, not 4
-        return BINDING_PRESET, recipe(), ""
-    return "tiny", recipe(), ""
+    preset = BINDING_PRESET if isinstance(world, TwoObjectWorld) else "tiny"  # two objects apart: 16 patches, not 4
+    return preset, recipe_for(preset), ""
 
 
 def _accuracies(evals) -> str:
